@@ -1,0 +1,7 @@
+"""/api/v1/: every resource lives under orgs/<org>/."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("orgs/<slug:org>/", include("tenancy.api.urls")),
+]

@@ -1,0 +1,370 @@
+"""Admin for organization administrators: each sees and edits only their organizations.
+
+:class:`TenantAdmin` is the base of every tenant-owned model's admin, in every app.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404
+
+from core.errors import DomainError
+from tenancy import services
+from tenancy.backends import roles_of
+from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership, TenantModel
+from tenancy.roles import role_has_perm
+
+User = get_user_model()
+
+
+def _perm(model, action: str) -> str:
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
+def organizations_where(request, perm: str):
+    """Ids of the organizations where the user's role grants ``perm``; None means all."""
+    if request.user.is_superuser:
+        return None
+    return [org_id for org_id, role in roles_of(request.user).items() if role_has_perm(role, perm)]
+
+
+def _only(queryset, org_ids, field="pk"):
+    return queryset if org_ids is None else queryset.filter(**{f"{field}__in": org_ids})
+
+
+class OrganizationScopedAdminMixin:
+    """Narrows querysets, choices and object permissions to the user's organizations.
+
+    An object of another organization answers 404 on its change, delete and history pages.
+    """
+
+    def scoped_org_ids(self, request, action="view"):
+        return organizations_where(request, _perm(self.model, action))
+
+    def get_queryset(self, request):
+        return _only(super().get_queryset(request), self.scoped_org_ids(request), "organization_id")
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+    def _has(self, request, action, obj):
+        if obj is None:
+            return request.user.has_perm(_perm(self.model, action))
+        return request.user.has_perm(_perm(self.model, action), obj)
+
+    def has_view_permission(self, request, obj=None):
+        return self._has(request, "view", obj) or self._has(request, "change", obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._has(request, "change", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._has(request, "delete", obj)
+
+    def has_add_permission(self, request, *args):
+        return self._has(request, "add", None)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        org_ids = organizations_where(request, _perm(self.model, "add")) or (
+            None if request.user.is_superuser else []
+        )
+        if related is Organization:
+            kwargs["queryset"] = _only(Organization.objects.active(), org_ids)
+        elif issubclass(related, TenantModel):
+            kwargs["queryset"] = _only(related.objects.all(), org_ids, "organization_id")
+        elif related is User:
+            users = User.objects.filter(is_active=True)
+            if org_ids is not None:
+                users = users.filter(memberships__organization_id__in=org_ids).distinct()
+            kwargs["queryset"] = users
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        org_ids = organizations_where(request, _perm(self.model, "add"))
+        if org_ids and len(org_ids) == 1:
+            initial.setdefault("organization", org_ids[0])
+        return initial
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        org_ids = self.scoped_org_ids(request)
+        if (org_ids is None or len(org_ids) > 1) and "organization" not in filters:
+            filters.insert(0, "organization")
+        return filters
+
+
+class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
+    list_select_related = ["organization"]
+
+
+class TenantInline(OrganizationScopedAdminMixin, admin.TabularInline):
+    """Inline rows take their organization from the parent object."""
+
+    exclude = ["organization"]
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return self._has(request, "add", obj)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        orgs = organizations_where(request, "tenancy.view_organization")
+        admin_orgs = [
+            org_id
+            for org_id, role in roles_of(request.user).items()
+            if role in (Role.OWNER, Role.ADMIN)
+        ]
+        return _only(
+            super().get_queryset(request),
+            None if orgs is None else [o for o in orgs if o in admin_orgs],
+        )
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such organization.")
+        return obj
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "slug", "is_active"]
+
+    def has_module_permission(self, request):
+        return request.user.has_perm("tenancy.view_organization")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("tenancy.view_organization", obj)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("tenancy.change_organization", obj)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class MembershipAdminForm(forms.ModelForm):
+    username = forms.CharField(
+        max_length=150, help_text="An existing user, or the name of a new one to create."
+    )
+    email = forms.EmailField(required=False, help_text="For a new user.")
+
+    class Meta:
+        model = Membership
+        fields = ["organization", "username", "email", "role"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        if self.instance.pk:
+            for name in ("username", "email", "organization"):
+                self.fields.pop(name, None)
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or (
+            self.instance.organization if self.instance.pk else None
+        )
+        role = cleaned.get("role")
+        if organization is None or role is None:
+            return cleaned
+        username = cleaned.get("username")
+        if not self.instance.pk and username:
+            existing = Membership.objects.for_org(organization).filter(user__username=username)
+            if existing.exists():
+                self.add_error("username", f"{username} is a member already.")
+        try:
+            services.membership_validate(
+                organization=organization,
+                actor=self.request.user,
+                membership=self.instance if self.instance.pk else None,
+                role=role,
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return cleaned
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantAdmin):
+    form = MembershipAdminForm
+    list_display = ["user", "user_email", "organization", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
+    list_select_related = ["organization", "user"]
+    readonly_fields = ["user", "created_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class RequestForm(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, request=request, **inner)
+
+        return RequestForm
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "username", "email", "role"]
+        return ["user", "role", "created_at"]
+
+    @admin.display(description="E-mail", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    def save_model(self, request, obj, form, change):
+        organization = obj.organization
+        if change:
+            services.membership_change_role(
+                organization=organization,
+                actor=request.user,
+                membership=Membership.objects.get(pk=obj.pk),
+                role=obj.role,
+            )
+            return
+        username = form.cleaned_data["username"]
+        user = User.objects.filter(username=username).first() or services.user_create(
+            username=username, email=form.cleaned_data.get("email", "")
+        )
+        created = services.membership_create(
+            organization=organization, actor=request.user, user=user, role=obj.role
+        )
+        obj.pk, obj.user = created.pk, user
+
+    def delete_model(self, request, obj):
+        services.membership_remove(
+            organization=obj.organization, actor=request.user, membership=obj
+        )
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("organization", "user"):
+            try:
+                self.delete_model(request, membership)
+            except DomainError as exc:
+                self.message_user(request, f"{membership}: {exc.message}", messages.ERROR)
+
+
+class TeamMembershipFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        organization_id = self.instance.organization_id
+        for form in self.forms:
+            user = form.cleaned_data.get("user") if hasattr(form, "cleaned_data") else None
+            if user is None or form.cleaned_data.get("DELETE"):
+                continue
+            if not Membership.objects.filter(organization_id=organization_id, user=user).exists():
+                form.add_error("user", "Only members of the organization can join its teams.")
+
+
+class TeamMembershipInline(TenantInline):
+    model = TeamMembership
+    formset = TeamMembershipFormSet
+    fields = ["user", "role"]
+
+
+@admin.register(Team)
+class TeamAdmin(TenantAdmin):
+    list_display = ["name", "slug", "organization", "member_count"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [TeamMembershipInline]
+
+    @admin.display(description="Members", ordering="_members")
+    def member_count(self, obj):
+        return obj._members
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_members=Count("memberships"))
+
+    def save_formset(self, request, form, formset, change):
+        for inline_form in formset.forms:
+            inline_form.instance.organization_id = form.instance.organization_id
+        super().save_formset(request, form, formset, change)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantAdmin):
+    list_display = [
+        "name",
+        "prefix",
+        "organization",
+        "role",
+        "status",
+        "last_used_at",
+        "created_at",
+    ]
+    list_filter = ["role"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "name", "role", "expires_at"]
+        return ["organization", "name", "role", "expires_at", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["organization", "role", *self.readonly_fields]
+
+    @admin.display(description="Status")
+    def status(self, obj):
+        if obj.revoked_at:
+            return "revoked"
+        return "active" if obj.is_usable else "expired"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class KeyForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                role, organization = cleaned.get("role"), cleaned.get("organization")
+                if (
+                    role == Role.OWNER
+                    and organization is not None
+                    and not request.user.has_perm("tenancy.manage_owners", organization)
+                ):
+                    self.add_error("role", "Only an owner can create owner keys.")
+                return cleaned
+
+        return KeyForm
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        raw = services.api_key_issue(organization=obj.organization, actor=request.user, api_key=obj)
+        self.message_user(
+            request,
+            f"Copy this key now; it is not stored and will not be shown again: {raw}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke(self, request, queryset):
+        for api_key in queryset.select_related("organization"):
+            services.api_key_revoke(
+                organization=api_key.organization, actor=request.user, api_key=api_key
+            )
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -1,0 +1,42 @@
+"""The admin site for organization administrators as well as superusers.
+
+Owners and admins of an organization log in without ``is_staff``; every model admin then
+narrows what they see to their own organizations (see :class:`tenancy.admin.TenantAdmin`).
+"""
+
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from tenancy.backends import roles_of
+from tenancy.roles import ADMIN_ROLES
+
+
+def can_use_admin(user) -> bool:
+    if not user.is_active or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return any(role in ADMIN_ROLES for role in roles_of(user).values())
+
+
+class OrganizationAdminAuthenticationForm(AdminAuthenticationForm):
+    def confirm_login_allowed(self, user):
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not can_use_admin(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+class BeaconAdminSite(admin.AdminSite):
+    site_header = "Beacon administration"
+    site_title = "Beacon admin"
+    index_title = "Configuration"
+    login_form = OrganizationAdminAuthenticationForm
+
+    def has_permission(self, request):
+        return can_use_admin(request.user)

@@ -1,0 +1,76 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from tenancy.models import Membership, Organization, Role, Team, TeamMembership
+
+User = get_user_model()
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    timezone = serializers.CharField(read_only=True)
+    role = serializers.SerializerMethodField(help_text="Your role in this organization.")
+
+    class Meta:
+        model = Organization
+        fields = ["slug", "name", "timezone", "created_at", "role"]
+        read_only_fields = fields
+
+    def get_role(self, obj) -> str:
+        return self.context["role"]
+
+
+class TeamMemberSerializer(serializers.ModelSerializer):
+    username = serializers.SlugRelatedField(
+        source="user", slug_field="username", queryset=User.objects.none()
+    )
+    name = serializers.CharField(source="user.get_full_name", read_only=True)
+
+    class Meta:
+        model = TeamMembership
+        fields = ["username", "name", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        organization = self.context.get("organization")
+        if organization is not None:
+            # Only the organization's own members can be named; anyone else is "not found".
+            self.fields["username"].queryset = User.objects.filter(
+                memberships__organization=organization
+            )
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    slug = serializers.SlugField(max_length=50)
+    members = TeamMemberSerializer(source="memberships", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "description", "members", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", max_length=150)
+    email = serializers.EmailField(source="user.email", required=False, allow_blank=True)
+    name = serializers.CharField(source="user.get_full_name", read_only=True)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.REPORTER)
+    teams = serializers.SerializerMethodField()
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        style={"input_type": "password"},
+        help_text="Only when the user is new; without it they cannot log in until a "
+        "password is set.",
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["username", "email", "name", "role", "teams", "created_at", "password"]
+        read_only_fields = ["created_at"]
+
+    def get_teams(self, obj) -> list[str]:
+        return [tm.team.slug for tm in obj.user.team_memberships.all()]
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)

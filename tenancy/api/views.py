@@ -1,0 +1,222 @@
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.response import Response
+
+from core.errors import DomainError
+from tenancy import services
+from tenancy.api.base import OrganizationScopedMixin
+from tenancy.api.serializers import (
+    MemberRoleSerializer,
+    MemberSerializer,
+    OrganizationSerializer,
+    TeamMemberSerializer,
+    TeamSerializer,
+)
+from tenancy.models import Membership, Organization, Role, Team, TeamMembership
+
+User = get_user_model()
+
+
+class OrganizationView(OrganizationScopedMixin, generics.RetrieveAPIView):
+    """The organization named in the URL and your role in it."""
+
+    serializer_class = OrganizationSerializer
+    perm_model = Organization
+
+    def get_object(self):
+        return self.organization
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "role": self.role}
+
+
+class TeamFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", help_text="Matches name or slug.")
+    member = filters.CharFilter(field_name="memberships__user__username", help_text="Username.")
+
+    class Meta:
+        model = Team
+        fields = ["q", "member"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
+
+
+class TeamViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
+    serializer_class = TeamSerializer
+    lookup_field = "slug"
+    filterset_class = TeamFilter
+    cursor_ordering = ("slug",)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Team.objects.none()
+        members = TeamMembership.objects.for_org(self.organization).select_related("user")
+        return (
+            Team.objects.for_org(self.organization)
+            .prefetch_related(Prefetch("memberships", queryset=members.order_by("user__username")))
+            .distinct()
+        )
+
+    def perform_create(self, serializer):
+        serializer.instance = services.team_create(
+            organization=self.organization, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.team_update(
+            organization=self.organization,
+            actor=self.request.user,
+            team=serializer.instance,
+            **serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance):
+        services.team_delete(organization=self.organization, actor=self.request.user, team=instance)
+
+
+class TeamMemberViewSet(
+    OrganizationScopedMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Members of one team. Adding someone already in the team updates their team role."""
+
+    serializer_class = TeamMemberSerializer
+    lookup_field = "user__username"
+    lookup_url_kwarg = "username"
+    lookup_value_regex = r"[\w.@+-]+"
+    cursor_ordering = ("id",)
+    perm_model = TeamMembership
+
+    def get_team(self) -> Team:
+        return get_object_or_404(Team.objects.for_org(self.organization), slug=self.kwargs["team"])
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return TeamMembership.objects.none()
+        return (
+            TeamMembership.objects.for_org(self.organization)
+            .filter(team=self.get_team())
+            .select_related("user", "team")
+        )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "organization": self.organization}
+
+    def perform_create(self, serializer):
+        serializer.instance = services.team_member_add(
+            organization=self.organization,
+            actor=self.request.user,
+            team=self.get_team(),
+            user=serializer.validated_data["user"],
+            role=serializer.validated_data.get("role", TeamMembership.TeamRole.MEMBER),
+        )
+
+    def perform_destroy(self, instance):
+        services.team_member_remove(
+            organization=self.organization, actor=self.request.user, team_membership=instance
+        )
+
+
+class MemberFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", help_text="Matches username, name or e-mail.")
+    role = filters.ChoiceFilter(choices=Role.choices)
+    team = filters.CharFilter(method="in_team", help_text="Team slug.")
+
+    class Meta:
+        model = Membership
+        fields = ["q", "role", "team"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(user__username__icontains=value)
+            | Q(user__first_name__icontains=value)
+            | Q(user__last_name__icontains=value)
+            | Q(user__email__icontains=value)
+        )
+
+    def in_team(self, queryset, name, value):
+        return queryset.filter(
+            user__team_memberships__team__slug=value,
+            user__team_memberships__organization=self.request.organization,
+        )
+
+
+class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
+    """People in the organization and their roles.
+
+    Adding a username that does not exist yet creates the user (with ``email`` and an
+    optional ``password``). Only owners can make, change or remove owners, and an
+    organization always keeps one owner.
+    """
+
+    serializer_class = MemberSerializer
+    lookup_field = "user__username"
+    lookup_url_kwarg = "username"
+    lookup_value_regex = r"[\w.@+-]+"
+    filterset_class = MemberFilter
+    cursor_ordering = ("id",)
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        teams = TeamMembership.objects.for_org(self.organization).select_related("team")
+        return (
+            Membership.objects.for_org(self.organization)
+            .select_related("user")
+            .prefetch_related(Prefetch("user__team_memberships", queryset=teams))
+        )
+
+    def get_serializer_class(self):
+        if self.action == "partial_update":
+            return MemberRoleSerializer
+        return MemberSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = MemberSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        username = data["user"]["username"]
+        user = User.objects.filter(username=username).first()
+        if user is not None and data.get("password"):
+            raise DomainError(
+                "A password can only be set for a new user; this user exists already.",
+                field="password",
+            )
+        if user is None:
+            user = services.user_create(
+                username=username,
+                email=data["user"].get("email", ""),
+                password=data.get("password"),
+            )
+        membership = services.membership_create(
+            organization=self.organization, actor=request.user, user=user, role=data["role"]
+        )
+        membership = self.get_queryset().get(pk=membership.pk)
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberRoleSerializer, responses=MemberSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        membership = self.get_object()
+        serializer = MemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.membership_change_role(
+            organization=self.organization,
+            actor=request.user,
+            membership=membership,
+            role=serializer.validated_data["role"],
+        )
+        return Response(MemberSerializer(self.get_queryset().get(pk=membership.pk)).data)
+
+    def perform_destroy(self, instance):
+        services.membership_remove(
+            organization=self.organization, actor=self.request.user, membership=instance
+        )

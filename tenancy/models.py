@@ -1,0 +1,178 @@
+"""Organizations (tenants), their members, teams and API keys.
+
+Every tenant-owned row carries ``organization`` directly, child rows included, so every
+query is one filter away from isolation.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.timezone import now
+from timezone_field import TimeZoneField
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    RESPONDER = "responder", "Responder"
+    REPORTER = "reporter", "Reporter"
+    STAKEHOLDER = "stakeholder", "Stakeholder"
+
+
+class OrganizationQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class Organization(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    timezone = TimeZoneField(default="UTC", use_pytz=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    objects = OrganizationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_org(self, org: Organization | int):
+        return self.filter(organization=org)
+
+
+class TenantModel(models.Model):
+    """Base of every tenant-owned model: the organization is on the row itself."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Membership(TenantModel):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.REPORTER)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_org_user")
+        ]
+        permissions = [("manage_owners", "Can make, change and remove owners")]
+        indexes = [models.Index(fields=["user", "organization"], name="membership_user_org")]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()})"
+
+
+class Team(TenantModel):
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="team_slug")]
+
+    def __str__(self):
+        return self.name
+
+
+class TeamMembership(TenantModel):
+    class TeamRole(models.TextChoices):
+        LEAD = "lead", "Lead"
+        MEMBER = "member", "Member"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    role = models.CharField(max_length=10, choices=TeamRole.choices, default=TeamRole.MEMBER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "team", "user"], name="team_membership_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.team}"
+
+    def save(self, *args, **kwargs):
+        # The team decides the organization; a team membership can never point elsewhere.
+        self.organization_id = self.team.organization_id
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.team_id:
+            self.organization_id = self.team.organization_id
+        if (
+            self.user_id
+            and self.organization_id
+            and not Membership.objects.filter(
+                organization_id=self.organization_id, user_id=self.user_id
+            ).exists()
+        ):
+            raise ValidationError({"user": "Only members of the organization can join its teams."})
+
+
+class ApiKeyQuerySet(TenantQuerySet):
+    def usable(self):
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiKey(TenantModel):
+    """A key for external systems. Only a SHA-256 digest is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.RESPONDER)
+    prefix = models.CharField(max_length=16, editable=False, help_text="Shown to recognise a key.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "created_at"], name="apikey_org_created")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

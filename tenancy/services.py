@@ -1,0 +1,205 @@
+"""Writes to organizations, members, teams and API keys.
+
+Each function is keyword-only, names the organization and the actor, and runs in one
+transaction. ``actor=None`` means the system (a management command).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import Conflict, DomainError, Forbidden
+from tenancy import keys
+from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership
+
+User = get_user_model()
+
+
+def _may(actor, perm: str, organization: Organization) -> bool:
+    return actor is None or actor.has_perm(perm, organization)
+
+
+def organization_create(*, slug: str, name: str, timezone_name: str = "UTC") -> Organization:
+    if Organization.objects.filter(slug=slug).exists():
+        raise Conflict(f"An organization with slug {slug!r} exists already.", field="slug")
+    organization = Organization(slug=slug, name=name, timezone=timezone_name)
+    try:
+        organization.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise DomainError(messages[0], field=field) from exc
+    organization.save()
+    return organization
+
+
+def user_create(*, username: str, email: str = "", password: str | None = None, **extra):
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"A user named {username!r} exists already.", field="username")
+    user = User(username=username, email=email, **extra)
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise DomainError(" ".join(exc.messages), field="password") from exc
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+def membership_validate(*, organization, actor, membership: Membership | None, role: str):
+    """Raises the DomainError a role change (or a new membership) would meet."""
+    _check_role_grant(organization=organization, actor=actor, role=role)
+    if membership is not None and membership.role != role:
+        _check_role_grant(organization=organization, actor=actor, role=membership.role)
+        _check_keeps_an_owner(organization=organization, membership=membership)
+
+
+def _check_role_grant(*, organization, actor, role: str) -> None:
+    if role == Role.OWNER and not _may(actor, "tenancy.manage_owners", organization):
+        raise Forbidden("Only an owner can make or change owners.", field="role")
+
+
+def _check_keeps_an_owner(*, organization, membership: Membership) -> None:
+    if membership.role != Role.OWNER:
+        return
+    # Lock every owner row (in pk order) so two concurrent demotions cannot both pass.
+    owners = list(
+        Membership.objects.for_org(organization)
+        .filter(role=Role.OWNER)
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+    if not set(owners) - {membership.pk}:
+        raise Conflict("An organization keeps at least one owner.", field="role")
+
+
+@transaction.atomic
+def membership_create(*, organization, actor, user, role: str = Role.REPORTER) -> Membership:
+    _check_role_grant(organization=organization, actor=actor, role=role)
+    if Membership.objects.for_org(organization).filter(user=user).exists():
+        raise Conflict(f"{user.username} is a member already.", field="username")
+    return Membership.objects.create(organization=organization, user=user, role=role)
+
+
+@transaction.atomic
+def membership_change_role(*, organization, actor, membership: Membership, role: str):
+    if role == membership.role:
+        return membership
+    membership_validate(organization=organization, actor=actor, membership=membership, role=role)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, organization, actor, membership: Membership) -> None:
+    _check_role_grant(organization=organization, actor=actor, role=membership.role)
+    _check_keeps_an_owner(organization=organization, membership=membership)
+    TeamMembership.objects.for_org(organization).filter(user_id=membership.user_id).delete()
+    membership.delete()
+
+
+def team_create(*, organization, actor, slug: str, name: str, description: str = "") -> Team:
+    try:
+        with transaction.atomic():
+            return Team.objects.create(
+                organization=organization, slug=slug, name=name, description=description
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"A team with slug {slug!r} exists already.", field="slug") from exc
+
+
+def team_update(*, organization, actor, team: Team, **changes) -> Team:
+    for field, value in changes.items():
+        setattr(team, field, value)
+    try:
+        with transaction.atomic():
+            team.save(update_fields=list(changes))
+    except IntegrityError as exc:
+        raise Conflict("A team with that slug exists already.", field="slug") from exc
+    return team
+
+
+def team_delete(*, organization, actor, team: Team) -> None:
+    team.delete()
+
+
+@transaction.atomic
+def team_member_add(*, organization, actor, team: Team, user, role=TeamMembership.TeamRole.MEMBER):
+    if not Membership.objects.for_org(organization).filter(user=user).exists():
+        raise DomainError("Only members of the organization can join its teams.", field="username")
+    membership, created = TeamMembership.objects.get_or_create(
+        organization=organization, team=team, user=user, defaults={"role": role}
+    )
+    if not created and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def team_member_remove(*, organization, actor, team_membership: TeamMembership) -> None:
+    team_membership.delete()
+
+
+def api_key_create(
+    *,
+    organization,
+    actor,
+    name: str,
+    role: str = Role.RESPONDER,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Creates a key and returns it with the raw secret, which is never stored."""
+    api_key = ApiKey(organization=organization, name=name, role=role, expires_at=expires_at)
+    return api_key, api_key_issue(organization=organization, actor=actor, api_key=api_key)
+
+
+def api_key_issue(*, organization, actor, api_key: ApiKey) -> str:
+    """Gives an unsaved key its secret, saves it and returns the secret, shown only once."""
+    _check_role_grant(organization=organization, actor=actor, role=api_key.role)
+    raw = keys.generate()
+    api_key.organization = organization
+    api_key.prefix = keys.shown_prefix(raw)
+    api_key.key_hash = keys.digest(raw)
+    api_key.created_by = actor if getattr(actor, "pk", None) else None
+    api_key.save()
+    return raw
+
+
+def api_key_revoke(*, organization, actor, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+LAST_USED_PRECISION_SECONDS = 60
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The usable key for ``raw``, or None. Records use at most once a minute."""
+    if not keys.is_well_formed(raw):
+        return None
+    api_key = (
+        ApiKey.objects.usable()
+        .select_related("organization")
+        .filter(key_hash=keys.digest(raw), organization__is_active=True)
+        .first()
+    )
+    if api_key is None:
+        return None
+    now = timezone.now()
+    last = api_key.last_used_at
+    if last is None or (now - last).total_seconds() > LAST_USED_PRECISION_SECONDS:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

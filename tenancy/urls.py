@@ -1,0 +1,13 @@
+from django.urls import path
+
+from tenancy import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("o/<slug:org>/", views.org_home, name="home"),
+    path("o/<slug:org>/teams/", views.team_list, name="team-list"),
+    path("o/<slug:org>/teams/<slug:team>/", views.team_detail, name="team-detail"),
+    path("o/<slug:org>/members/", views.member_list, name="member-list"),
+]

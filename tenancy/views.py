@@ -1,0 +1,61 @@
+"""Portal pages for the organization shell: home, teams and members."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+
+from tenancy import selectors
+from tenancy.access import org_member_required
+from tenancy.models import Membership, Role, Team
+
+
+@login_required
+def index(request):
+    """Straight to the only organization, or a picker when there are several."""
+    memberships = list(
+        Membership.objects.filter(user=request.user, organization__is_active=True)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+    if len(memberships) == 1:
+        return redirect("portal:home", org=memberships[0].organization.slug)
+    return render(request, "portal/index.html", {"memberships": memberships})
+
+
+@org_member_required
+def org_home(request):
+    organization = request.organization
+    context = {
+        "my_teams": selectors.user_teams(organization=organization, user=request.user),
+        "team_count": selectors.team_list(organization=organization).count(),
+        "member_count": selectors.member_list(organization=organization).count(),
+        "can_administer": request.user.has_perm("tenancy.change_team", organization),
+    }
+    return render(request, "portal/home.html", context)
+
+
+@org_member_required
+def team_list(request):
+    q = request.GET.get("q", "").strip()[:100]
+    teams = selectors.team_list(organization=request.organization, q=q)
+    return render(request, "portal/team_list.html", {"teams": teams, "q": q})
+
+
+@org_member_required
+def team_detail(request, team):
+    team = get_object_or_404(Team.objects.for_org(request.organization), slug=team)
+    members = selectors.team_members(organization=request.organization, team=team)
+    return render(request, "portal/team_detail.html", {"team": team, "members": members})
+
+
+@org_member_required
+def member_list(request):
+    q = request.GET.get("q", "").strip()[:100]
+    role = request.GET.get("role", "")
+    if role not in Role.values:
+        role = ""
+    members = selectors.member_list(organization=request.organization, q=q, role=role)
+    return render(
+        request,
+        "portal/member_list.html",
+        {"members": members, "q": q, "role": role, "roles": Role.choices},
+    )
