@@ -55,13 +55,20 @@ def healthz(request):
 
 
 class BeaconCollector:
-    """Beacon's own gauges, read from the database at scrape time."""
+    """Beacon's own gauges, read from the database at scrape time (never at import)."""
 
-    def collect(self):
-        age = GaugeMetricFamily(
+    @staticmethod
+    def _heartbeat_family():
+        return GaugeMetricFamily(
             "beacon_worker_heartbeat_age_seconds",
             "Seconds since the periodic heartbeat last ran on a worker (absent: never).",
         )
+
+    def describe(self):
+        yield self._heartbeat_family()
+
+    def collect(self):
+        age = self._heartbeat_family()
         try:
             value = _worker_heartbeat_age()
         except Exception:  # the scrape must not fail with the database

@@ -95,15 +95,18 @@ class TeamMemberViewSet(
     cursor_ordering = ("id",)
     perm_model = TeamMembership
 
-    def get_team(self) -> Team:
-        return get_object_or_404(Team.objects.for_org(self.organization), slug=self.kwargs["team"])
+    team = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.team = get_object_or_404(Team.objects.for_org(self.organization), slug=kwargs["team"])
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return TeamMembership.objects.none()
         return (
             TeamMembership.objects.for_org(self.organization)
-            .filter(team=self.get_team())
+            .filter(team=self.team)
             .select_related("user", "team")
         )
 
@@ -114,7 +117,7 @@ class TeamMemberViewSet(
         serializer.instance = services.team_member_add(
             organization=self.organization,
             actor=self.request.user,
-            team=self.get_team(),
+            team=self.team,
             user=serializer.validated_data["user"],
             role=serializer.validated_data.get("role", TeamMembership.TeamRole.MEMBER),
         )

@@ -1,0 +1,138 @@
+"""Fixtures shared by every test: organizations, members with roles, API clients.
+
+Tests that need PostgreSQL, Redis or a browser carry a marker. They skip when the service
+is not configured here, and fail instead when BEACON_REQUIRE_SERVICES=1 (CI), so nothing
+is skipped in CI.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from tenancy import services
+from tenancy.models import Role
+
+User = get_user_model()
+PASSWORD = "a-long-test-password-1"
+_counter = itertools.count(1)
+
+
+def _service_missing(marker: str) -> str | None:
+    if marker == "postgres":
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            return "DATABASE_URL does not point at PostgreSQL"
+    elif marker == "redis":
+        if not settings.CELERY_BROKER_URL.startswith("redis"):
+            return "CELERY_BROKER_URL does not point at Redis"
+    elif marker == "browser":
+        if shutil.which("chromium") is None:
+            return "Debian's chromium is not installed"
+    return None
+
+
+def pytest_runtest_setup(item):
+    required = os.environ.get("BEACON_REQUIRE_SERVICES") == "1"
+    for name in ("postgres", "redis", "browser"):
+        if item.get_closest_marker(name) is None:
+            continue
+        reason = _service_missing(name)
+        if reason is not None:
+            if required:
+                pytest.fail(f"{reason}, and BEACON_REQUIRE_SERVICES=1 forbids skipping")
+            pytest.skip(reason)
+
+
+@pytest.fixture
+def make_org(db):
+    def make(slug: str | None = None, name: str | None = None):
+        slug = slug or f"org{next(_counter)}"
+        return services.organization_create(slug=slug, name=name or slug.title())
+
+    return make
+
+
+@pytest.fixture
+def org(make_org):
+    return make_org("acme", "Acme")
+
+
+@pytest.fixture
+def other_org(make_org):
+    return make_org("globex", "Globex")
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str | None = None, **extra):
+        username = username or f"user{next(_counter)}"
+        return services.user_create(
+            username=username, email=f"{username}@example.com", password=PASSWORD, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def member(make_user, org):
+    """member(role, organization=org) -> a new user holding that role there."""
+
+    def make(role: str = Role.RESPONDER, organization=None, username: str | None = None):
+        user = make_user(username)
+        services.membership_create(
+            organization=organization or org, actor=None, user=user, role=role
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_key_for(org):
+    """api_key_for(role, organization=org) -> the raw key."""
+
+    def make(role: str = Role.RESPONDER, organization=None, **kwargs):
+        _, raw = services.api_key_create(
+            organization=organization or org, actor=None, name="test", role=role, **kwargs
+        )
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def api_client_for():
+    """api_client_for(user_or_raw_key) -> an APIClient acting as that principal."""
+
+    def make(principal=None):
+        client = APIClient()
+        if isinstance(principal, str):
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {principal}")
+        elif principal is not None:
+            client.force_login(principal)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> Django's test client logged in as the user (portal and admin)."""
+
+    def make(user):
+        client.logout()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
