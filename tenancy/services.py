@@ -28,11 +28,12 @@ def _may(actor, perm: str, organization: Organization) -> bool:
 def organization_create(*, slug: str, name: str, timezone_name: str = "UTC") -> Organization:
     if Organization.objects.filter(slug=slug).exists():
         raise Conflict(f"An organization with slug {slug!r} exists already.", field="slug")
-    organization = Organization(slug=slug, name=name, timezone=timezone_name)
     try:
+        organization = Organization(slug=slug, name=name, timezone=timezone_name)
         organization.full_clean()
     except ValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"timezone": exc.messages}
+        field, messages = next(iter(errors.items()))
         raise DomainError(messages[0], field=field) from exc
     organization.save()
     return organization

@@ -203,7 +203,10 @@ def test_team_members_add_change_and_remove(api_client_for, member, org, team):
     assert added.status_code == 201, added.content
     assert added.json()["role"] == "lead"
     listing = client.get(members_url).json()["results"]
-    assert {m["username"] for m in listing} == {"newcomer", *[u.username for u in team.members.exclude(pk=newcomer.pk)]}
+    assert {m["username"] for m in listing} == {
+        "newcomer",
+        *[u.username for u in team.members.exclude(pk=newcomer.pk)],
+    }
     detail = url(org, "team-member-detail", team="platform", username="newcomer")
     assert client.delete(detail).status_code == 204
     assert not team.memberships.filter(user=newcomer).exists()
@@ -212,9 +215,9 @@ def test_team_members_add_change_and_remove(api_client_for, member, org, team):
 def test_team_list_filters(api_client_for, member, org, team):
     services.team_create(organization=org, actor=None, slug="network", name="Network Ops")
     client = api_client_for(member(Role.RESPONDER))
-    assert [t["slug"] for t in client.get(url(org, "team-list"), {"q": "netw"}).json()["results"]] == [
-        "network"
-    ]
+    assert [
+        t["slug"] for t in client.get(url(org, "team-list"), {"q": "netw"}).json()["results"]
+    ] == ["network"]
     username = team.members.first().username
     found = client.get(url(org, "team-list"), {"member": username}).json()["results"]
     assert [t["slug"] for t in found] == ["platform"]

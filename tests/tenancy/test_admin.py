@@ -1,0 +1,223 @@
+import re
+
+import pytest
+from django.urls import reverse
+
+from tenancy import keys, services
+from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-test-password-1"
+
+
+@pytest.fixture
+def teams(org, other_org):
+    return {
+        "ours": services.team_create(organization=org, actor=None, slug="ours", name="Our team"),
+        "theirs": services.team_create(
+            organization=other_org, actor=None, slug="theirs", name="Their team"
+        ),
+    }
+
+
+def change_url(obj):
+    meta = obj._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+
+
+def changelist_url(model):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN])
+def test_organization_admins_log_in_without_staff_flag(client, member, role):
+    user = member(role)
+    assert not user.is_staff
+    response = client.post(
+        reverse("admin:login"), {"username": user.username, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+@pytest.mark.parametrize("role", [Role.RESPONDER, Role.REPORTER, Role.STAKEHOLDER])
+def test_other_roles_cannot_use_the_admin(client, member, role):
+    user = member(role)
+    response = client.post(
+        reverse("admin:login"), {"username": user.username, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert "correct username and password" in response.content.decode()
+    client.force_login(user)
+    assert client.get(reverse("admin:index")).status_code == 302
+    assert client.get(changelist_url(Team)).status_code == 302
+
+
+def test_changelists_show_only_own_organization(client_for, member, org, other_org, teams):
+    stranger = member(Role.RESPONDER, organization=other_org, username="stranger")
+    services.api_key_create(organization=other_org, actor=None, name="their-key")
+    client = client_for(member(Role.ADMIN, username="ouradmin"))
+    for model, hidden in [
+        (Team, "Their team"),
+        (Membership, stranger.username),
+        (ApiKey, "their-key"),
+        (Organization, "Globex"),
+    ]:
+        response = client.get(changelist_url(model))
+        assert response.status_code == 200, model
+        assert hidden not in response.content.decode(), model
+    assert "Our team" in client.get(changelist_url(Team)).content.decode()
+
+
+def test_other_organizations_objects_answer_404(client_for, member, org, other_org, teams):
+    foreign_member = Membership.objects.get(
+        user=member(Role.ADMIN, organization=other_org, username="stranger")
+    )
+    foreign_key, _ = services.api_key_create(organization=other_org, actor=None, name="theirs")
+    client = client_for(member(Role.OWNER))
+    for obj in (teams["theirs"], foreign_member, foreign_key, other_org):
+        meta = obj._meta
+        for view in ("change", "delete", "history"):
+            target = reverse(f"admin:{meta.app_label}_{meta.model_name}_{view}", args=[obj.pk])
+            assert client.get(target).status_code == 404, target
+        assert client.post(change_url(obj), {"name": "Hijacked"}).status_code == 404
+    assert Team.objects.get(pk=teams["theirs"].pk).name == "Their team"
+    assert Organization.objects.get(pk=other_org.pk).name == "Globex"
+
+
+def test_foreign_organization_and_users_are_not_offered(client_for, member, org, other_org, teams):
+    member(Role.REPORTER, organization=other_org, username="stranger")
+    client = client_for(member(Role.ADMIN))
+    add_team = client.get(reverse("admin:tenancy_team_add")).content.decode()
+    assert "Globex" not in add_team
+    change_team = client.get(change_url(teams["ours"])).content.decode()
+    assert "stranger" not in change_team
+
+
+def test_cannot_create_in_another_organization_by_posting_its_id(
+    client_for, member, org, other_org
+):
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_team_add"),
+        {
+            "organization": other_org.pk,
+            "slug": "planted",
+            "name": "Planted",
+            "memberships-TOTAL_FORMS": 0,
+            "memberships-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 200
+    assert "organization" in response.context["adminform"].form.errors
+    assert not Team.objects.filter(slug="planted").exists()
+
+
+def test_admin_adds_team_with_members_inline(client_for, member, org):
+    responder = member(Role.RESPONDER, username="responder")
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_team_add"),
+        {
+            "organization": org.pk,
+            "slug": "db",
+            "name": "Databases",
+            "description": "",
+            "memberships-TOTAL_FORMS": 1,
+            "memberships-INITIAL_FORMS": 0,
+            "memberships-0-user": responder.pk,
+            "memberships-0-role": "lead",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    team = Team.objects.for_org(org).get(slug="db")
+    tm = TeamMembership.objects.get(team=team)
+    assert (tm.user, tm.role, tm.organization_id) == (responder, "lead", org.pk)
+
+
+def test_admin_adds_a_new_member_by_username(client_for, member, org):
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_membership_add"),
+        {
+            "organization": org.pk,
+            "username": "newbie",
+            "email": "n@example.com",
+            "role": "responder",
+        },
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.for_org(org).get(user__username="newbie")
+    assert membership.role == Role.RESPONDER
+    assert not membership.user.has_usable_password()
+
+
+def test_admin_cannot_grant_owner_in_admin(client_for, member, org):
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_membership_add"),
+        {"organization": org.pk, "username": "wannabe", "role": "owner"},
+    )
+    assert response.status_code == 200
+    assert "Only an owner" in response.content.decode()
+    assert not Membership.objects.filter(user__username="wannabe").exists()
+
+
+def test_last_owner_cannot_be_demoted_in_admin(client_for, member, org):
+    owner = member(Role.OWNER, username="solo")
+    client = client_for(owner)
+    membership = Membership.objects.get(user=owner)
+    response = client.post(change_url(membership), {"role": "admin"})
+    assert response.status_code == 200
+    assert "at least one owner" in response.content.decode()
+    assert Membership.objects.get(pk=membership.pk).role == Role.OWNER
+
+
+def test_api_key_created_in_admin_is_shown_once_and_works(client_for, member, org, api_client_for):
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_apikey_add"),
+        {"organization": org.pk, "name": "Prometheus", "role": "responder"},
+        follow=True,
+    )
+    text = response.content.decode()
+    raw = re.search(r"bcn_[0-9A-Za-z]{38}", text).group(0)
+    api_key = ApiKey.objects.get(name="Prometheus")
+    assert api_key.key_hash == keys.digest(raw)
+    assert raw not in client.get(change_url(api_key)).content.decode()
+    url = reverse("organization", kwargs={"org": org.slug})
+    assert api_client_for(raw).get(url).status_code == 200
+
+
+def test_revoke_action(client_for, member, org, api_client_for):
+    api_key, raw = services.api_key_create(organization=org, actor=None, name="old")
+    client = client_for(member(Role.ADMIN))
+    client.post(changelist_url(ApiKey), {"action": "revoke", "_selected_action": [api_key.pk]})
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    url = reverse("organization", kwargs={"org": org.slug})
+    assert api_client_for(raw).get(url).status_code == 401
+
+
+def test_owner_edits_own_organization_but_not_slug(client_for, member, org):
+    client = client_for(member(Role.OWNER))
+    response = client.post(
+        change_url(org), {"name": "Acme Renamed", "timezone": "Europe/Paris", "slug": "x"}
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert (org.name, str(org.timezone), org.slug) == ("Acme Renamed", "Europe/Paris", "acme")
+
+
+def test_admin_role_cannot_edit_organization_settings(client_for, member, org):
+    client = client_for(member(Role.ADMIN))
+    assert client.post(change_url(org), {"name": "Nope", "timezone": "UTC"}).status_code == 403
+    assert Organization.objects.get(pk=org.pk).name == "Acme"
+
+
+def test_superuser_sees_every_organization(client_for, make_user, org, other_org, teams):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    content = client_for(root).get(changelist_url(Team)).content.decode()
+    assert "Our team" in content
+    assert "Their team" in content
