@@ -217,6 +217,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "tenancy.models.Role",
+        "TeamRoleEnum": "tenancy.models.TeamMembership.TeamRole",
+    },
 }
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport in ./var),

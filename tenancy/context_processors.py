@@ -1,3 +1,6 @@
+from tenancy.models import Role
+
+
 def organizations(request):
     """The organizations the signed-in user can switch between, and the current one."""
     user = getattr(request, "user", None)
@@ -11,8 +14,9 @@ def organizations(request):
             .order_by("organization__name")
         )
 
+    role = getattr(request, "role", None)
     return {
         "current_organization": getattr(request, "organization", None),
-        "current_role": getattr(request, "role", None),
+        "current_role": Role(role).label.lower() if role else None,
         "user_memberships": memberships,
     }

@@ -25,16 +25,14 @@ _counter = itertools.count(1)
 
 
 def _service_missing(marker: str) -> str | None:
-    if marker == "postgres":
-        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-            return "DATABASE_URL does not point at PostgreSQL"
-    elif marker == "redis":
-        if not settings.CELERY_BROKER_URL.startswith("redis"):
-            return "CELERY_BROKER_URL does not point at Redis"
-    elif marker == "browser":
-        if shutil.which("chromium") is None:
-            return "Debian's chromium is not installed"
-    return None
+    missing = {
+        "postgres": settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql"
+        and "DATABASE_URL does not point at PostgreSQL",
+        "redis": not settings.CELERY_BROKER_URL.startswith("redis")
+        and "CELERY_BROKER_URL does not point at Redis",
+        "browser": shutil.which("chromium") is None and "Debian's chromium is not installed",
+    }
+    return missing[marker] or None
 
 
 def pytest_runtest_setup(item):

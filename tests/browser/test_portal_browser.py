@@ -48,16 +48,7 @@ def browser():
 
 
 @pytest.fixture
-def plain_static_storage(settings):
-    """Serve CSS without a collectstatic manifest (as with DEBUG=1)."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture
-def page(browser, live_server, transactional_db, plain_static_storage):
+def page(browser, live_server, transactional_db):
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)
     try:
@@ -125,7 +116,7 @@ def test_log_in_switch_organizations_and_log_out(page, js_errors, two_orgs):
     page.get_by_role("link", name="Acme", exact=True).click()
     page.wait_for_url("**/o/acme/")
     assert page.get_by_role("heading", level=1).inner_text() == "Acme"
-    assert "Responder" in page.locator("main").inner_text()
+    assert "carol, responder of this organization" in page.locator("main").inner_text()
 
     page.get_by_role("navigation", name="Organization").get_by_role("link", name="Teams").click()
     page.wait_for_url("**/o/acme/teams/")

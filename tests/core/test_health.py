@@ -134,13 +134,7 @@ class TestMetrics:
             "Bearer wrong-token",
             "Bearer s3cret-metrics-token-and-more",
             "Basic s3cret-metrics-token",
-            pytest.param(
-                "s3cret-metrics-token",
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="core.views.metrics accepts the bare token without the Bearer scheme",
-                ),
-            ),
+            "s3cret-metrics-token",
         ],
     )
     def test_token_required(self, client, settings, authorization):
