@@ -15,7 +15,16 @@ from django.http import Http404
 from core.errors import DomainError
 from tenancy import services
 from tenancy.backends import roles_of
-from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership, TenantModel
+from tenancy.models import (
+    ApiKey,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamMembership,
+    TenantModel,
+    TenantQuerySet,
+)
 from tenancy.roles import role_has_perm
 
 User = get_user_model()
@@ -33,7 +42,10 @@ def organizations_where(request, perm: str):
 
 
 def _only(queryset, org_ids, field="pk"):
-    return queryset if org_ids is None else queryset.filter(**{f"{field}__in": org_ids})
+    """The queryset narrowed to ``org_ids``; None (a superuser) crosses organizations."""
+    if org_ids is not None:
+        return queryset.filter(**{f"{field}__in": org_ids})
+    return queryset.unscoped() if isinstance(queryset, TenantQuerySet) else queryset
 
 
 class OrganizationScopedAdminMixin:
@@ -237,7 +249,7 @@ class MembershipAdmin(TenantAdmin):
             services.membership_change_role(
                 organization=organization,
                 actor=request.user,
-                membership=Membership.objects.get(pk=obj.pk),
+                membership=Membership.objects.for_org(organization).get(pk=obj.pk),
                 role=obj.role,
             )
             return

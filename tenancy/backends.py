@@ -19,9 +19,9 @@ def roles_of(user) -> dict[int, str]:
     cached = getattr(user, "_beacon_roles", None)
     if cached is None:
         cached = dict(
-            Membership.objects.filter(user=user, organization__is_active=True).values_list(
-                "organization_id", "role"
-            )
+            Membership.objects.unscoped()
+            .filter(user=user, organization__is_active=True)
+            .values_list("organization_id", "role")
         )
         user._beacon_roles = cached
     return cached

@@ -1,4 +1,5 @@
 from tenancy.models import Role
+from tenancy.selectors import memberships_of
 
 
 def organizations(request):
@@ -8,11 +9,7 @@ def organizations(request):
         return {}
 
     def memberships():
-        return list(
-            user.memberships.filter(organization__is_active=True)
-            .select_related("organization")
-            .order_by("organization__name")
-        )
+        return list(memberships_of(user=user))
 
     role = getattr(request, "role", None)
     return {

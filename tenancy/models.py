@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.lookups import Exact, In
 from django.utils import timezone
 from django.utils.timezone import now
 from timezone_field import TimeZoneField
@@ -43,9 +44,101 @@ class Organization(models.Model):
         return self.name
 
 
+class ScopeError(Exception):
+    """A query on tenant-owned rows that names no organization."""
+
+
 class TenantQuerySet(models.QuerySet):
+    """Refuses to touch the database unless the query is scoped to organizations.
+
+    A query is scoped when its WHERE clause requires ``organization`` (on the model's own
+    table) to equal a value or lie in a list, when it comes from a related manager of an
+    object that is itself inside one organization (``team.memberships``), or when it was
+    opened with :meth:`unscoped`, the named escape hatch for deliberate cross-tenant code.
+    Forgetting the filter raises :class:`ScopeError` instead of leaking another tenant's rows.
+    """
+
+    _unscoped = False
+
     def for_org(self, org: Organization | int):
         return self.filter(organization=org)
+
+    def for_orgs(self, orgs):
+        return self.filter(organization__in=orgs)
+
+    def unscoped(self):
+        """Cross-tenant on purpose: authentication, a user's own memberships, superusers."""
+        clone = self._chain()
+        clone._unscoped = True
+        return clone
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._unscoped = self._unscoped
+        return clone
+
+    def _is_scoped(self) -> bool:
+        if self._unscoped or self.query.is_empty():
+            return True
+        parent = self._hints.get("instance")
+        if isinstance(parent, Organization | TenantModel):
+            return True
+        query = self.query
+        if query.where.connector != "AND" or query.where.negated:
+            return False
+        field = self.model._meta.get_field("organization")
+        return any(
+            isinstance(child, Exact | In)
+            and getattr(child.lhs, "target", None) is field
+            and child.lhs.alias == query.base_table
+            for child in query.where.children
+        )
+
+    def _require_scope(self):
+        if not self._is_scoped():
+            raise ScopeError(
+                f"Unscoped query on {self.model.__name__}: filter it with for_org(), or use "
+                "unscoped() where crossing organizations is intended."
+            )
+
+    def _fetch_all(self):
+        if self._result_cache is None:
+            self._require_scope()
+        super()._fetch_all()
+
+    def iterator(self, *args, **kwargs):
+        self._require_scope()
+        return super().iterator(*args, **kwargs)
+
+    def aggregate(self, *args, **kwargs):
+        self._require_scope()
+        return super().aggregate(*args, **kwargs)
+
+    def count(self):
+        if self._result_cache is None:
+            self._require_scope()
+        return super().count()
+
+    def exists(self):
+        if self._result_cache is None:
+            self._require_scope()
+        return super().exists()
+
+    def update(self, **kwargs):
+        self._require_scope()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._require_scope()
+        return super().delete()
+
+    def in_bulk(self, *args, **kwargs):
+        self._require_scope()
+        return super().in_bulk(*args, **kwargs)
+
+    def explain(self, *args, **kwargs):
+        self._require_scope()
+        return super().explain(*args, **kwargs)
 
 
 class TenantModel(models.Model):

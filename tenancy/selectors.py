@@ -40,5 +40,15 @@ def member_list(*, organization, q: str = "", role: str = ""):
     return members.order_by("user__username")
 
 
+def memberships_of(*, user):
+    """The user's own memberships in active organizations, across organizations."""
+    return (
+        Membership.objects.unscoped()
+        .filter(user=user, organization__is_active=True)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+
+
 def user_teams(*, organization, user):
     return Team.objects.for_org(organization).filter(memberships__user=user).order_by("name")

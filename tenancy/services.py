@@ -191,7 +191,8 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     if not keys.is_well_formed(raw):
         return None
     api_key = (
-        ApiKey.objects.usable()
+        ApiKey.objects.unscoped()  # the key names its organization; nothing else can yet
+        .usable()
         .select_related("organization")
         .filter(key_hash=keys.digest(raw), organization__is_active=True)
         .first()
@@ -201,6 +202,8 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     now = timezone.now()
     last = api_key.last_used_at
     if last is None or (now - last).total_seconds() > LAST_USED_PRECISION_SECONDS:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        ApiKey.objects.for_org(api_key.organization_id).filter(pk=api_key.pk).update(
+            last_used_at=now
+        )
         api_key.last_used_at = now
     return api_key

@@ -5,17 +5,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from tenancy import selectors
 from tenancy.access import org_member_required
-from tenancy.models import Membership, Role, Team
+from tenancy.models import Role, Team
 
 
 @login_required
 def index(request):
     """Straight to the only organization, or a picker when there are several."""
-    memberships = list(
-        Membership.objects.filter(user=request.user, organization__is_active=True)
-        .select_related("organization")
-        .order_by("organization__name")
-    )
+    memberships = list(selectors.memberships_of(user=request.user))
     if len(memberships) == 1:
         return redirect("portal:home", org=memberships[0].organization.slug)
     return render(request, "portal/index.html", {"memberships": memberships})

@@ -71,7 +71,7 @@ def test_changelists_show_only_own_organization(client_for, member, org, other_o
 
 
 def test_other_organizations_objects_answer_404(client_for, member, org, other_org, teams):
-    foreign_member = Membership.objects.get(
+    foreign_member = Membership.objects.unscoped().get(
         user=member(Role.ADMIN, organization=other_org, username="stranger")
     )
     foreign_key, _ = services.api_key_create(organization=other_org, actor=None, name="theirs")
@@ -82,7 +82,7 @@ def test_other_organizations_objects_answer_404(client_for, member, org, other_o
             target = reverse(f"admin:{meta.app_label}_{meta.model_name}_{view}", args=[obj.pk])
             assert client.get(target).status_code == 404, target
         assert client.post(change_url(obj), {"name": "Hijacked"}).status_code == 404
-    assert Team.objects.get(pk=teams["theirs"].pk).name == "Their team"
+    assert Team.objects.unscoped().get(pk=teams["theirs"].pk).name == "Their team"
     assert Organization.objects.get(pk=other_org.pk).name == "Globex"
 
 
@@ -111,7 +111,7 @@ def test_cannot_create_in_another_organization_by_posting_its_id(
     )
     assert response.status_code == 200
     assert "organization" in response.context["adminform"].form.errors
-    assert not Team.objects.filter(slug="planted").exists()
+    assert not Team.objects.unscoped().filter(slug="planted").exists()
 
 
 def test_admin_adds_team_with_members_inline(client_for, member, org):
@@ -132,7 +132,7 @@ def test_admin_adds_team_with_members_inline(client_for, member, org):
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     team = Team.objects.for_org(org).get(slug="db")
-    tm = TeamMembership.objects.get(team=team)
+    tm = TeamMembership.objects.unscoped().get(team=team)
     assert (tm.user, tm.role, tm.organization_id) == (responder, "lead", org.pk)
 
 
@@ -161,17 +161,17 @@ def test_admin_cannot_grant_owner_in_admin(client_for, member, org):
     )
     assert response.status_code == 200
     assert "Only an owner" in response.content.decode()
-    assert not Membership.objects.filter(user__username="wannabe").exists()
+    assert not Membership.objects.unscoped().filter(user__username="wannabe").exists()
 
 
 def test_last_owner_cannot_be_demoted_in_admin(client_for, member, org):
     owner = member(Role.OWNER, username="solo")
     client = client_for(owner)
-    membership = Membership.objects.get(user=owner)
+    membership = Membership.objects.unscoped().get(user=owner)
     response = client.post(change_url(membership), {"role": "admin"})
     assert response.status_code == 200
     assert "at least one owner" in response.content.decode()
-    assert Membership.objects.get(pk=membership.pk).role == Role.OWNER
+    assert Membership.objects.unscoped().get(pk=membership.pk).role == Role.OWNER
 
 
 def test_api_key_created_in_admin_is_shown_once_and_works(client_for, member, org, api_client_for):
@@ -183,7 +183,7 @@ def test_api_key_created_in_admin_is_shown_once_and_works(client_for, member, or
     )
     text = response.content.decode()
     raw = re.search(r"bcn_[0-9A-Za-z]{38}", text).group(0)
-    api_key = ApiKey.objects.get(name="Prometheus")
+    api_key = ApiKey.objects.unscoped().get(name="Prometheus")
     assert api_key.key_hash == keys.digest(raw)
     assert raw not in client.get(change_url(api_key)).content.decode()
     url = reverse("organization", kwargs={"org": org.slug})

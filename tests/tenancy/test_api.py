@@ -113,16 +113,24 @@ def test_other_organizations_objects_answer_404_and_change_nothing(
 ):
     principal = member(Role.OWNER) if credential == "owner_session" else api_key_for(Role.OWNER)
     client = api_client_for(principal)
-    before = (Team.objects.count(), Membership.objects.count(), TeamMembership.objects.count())
+    before = (
+        Team.objects.unscoped().count(),
+        Membership.objects.unscoped().count(),
+        TeamMembership.objects.unscoped().count(),
+    )
     for method, target in foreign_urls(org, other_org, foreign):
         body = {"slug": "x", "name": "X", "username": "stranger", "role": "owner"}
         response = getattr(client, method)(target, body, format="json")
         assert response.status_code == 404, (method, target, response.content)
         assert b"secret" not in response.content.lower()
         assert b"stranger" not in response.content
-    after = (Team.objects.count(), Membership.objects.count(), TeamMembership.objects.count())
+    after = (
+        Team.objects.unscoped().count(),
+        Membership.objects.unscoped().count(),
+        TeamMembership.objects.unscoped().count(),
+    )
     assert after == before
-    assert Team.objects.get(pk=foreign["team"].pk).name == "Secret"
+    assert Team.objects.unscoped().get(pk=foreign["team"].pk).name == "Secret"
 
 
 def test_foreign_user_cannot_be_added_to_a_team_by_username(
@@ -132,7 +140,7 @@ def test_foreign_user_cannot_be_added_to_a_team_by_username(
     response = client.post(url(org, "team-member-list", team=team.slug), {"username": "stranger"})
     assert response.status_code == 400
     assert "username" in response.json()
-    assert not TeamMembership.objects.filter(user=foreign["user"], team=team).exists()
+    assert not TeamMembership.objects.unscoped().filter(user=foreign["user"], team=team).exists()
 
 
 def test_lists_only_show_own_organization(api_client_for, member, org, team, foreign):
@@ -172,7 +180,7 @@ def test_only_admins_write_teams(api_client_for, member, api_key_for, org, team,
     assert Team.objects.for_org(org).get(slug="platform").name == (
         "Renamed" if allowed else "Platform"
     )
-    assert not Team.objects.filter(slug="db").exists()
+    assert not Team.objects.unscoped().filter(slug="db").exists()
 
 
 def test_team_create_validates_and_rejects_duplicates(api_client_for, member, org, team):
@@ -191,7 +199,7 @@ def test_team_create_validates_and_rejects_duplicates(api_client_for, member, or
 def test_same_team_slug_in_two_organizations(api_client_for, member, org, other_org, foreign):
     client = api_client_for(member(Role.ADMIN))
     assert client.post(url(org, "team-list"), {"slug": "secret", "name": "Ours"}).status_code == 201
-    assert Team.objects.filter(slug="secret").count() == 2
+    assert Team.objects.unscoped().filter(slug="secret").count() == 2
 
 
 def test_team_members_add_change_and_remove(api_client_for, member, org, team):
@@ -313,7 +321,7 @@ def test_only_owners_make_owners(api_client_for, member, org):
     # ... and an admin cannot demote or remove that owner either.
     assert admin_client.patch(detail, {"role": "reporter"}).status_code == 403
     assert admin_client.delete(detail).status_code == 403
-    assert Membership.objects.get(user=target).role == Role.OWNER
+    assert Membership.objects.unscoped().get(user=target).role == Role.OWNER
 
 
 def test_last_owner_stays(api_client_for, member, org):
@@ -322,14 +330,14 @@ def test_last_owner_stays(api_client_for, member, org):
     detail = url(org, "member-detail", username="solo")
     assert client.patch(detail, {"role": "admin"}).status_code == 409
     assert client.delete(detail).status_code == 409
-    assert Membership.objects.get(user=owner).role == Role.OWNER
+    assert Membership.objects.unscoped().get(user=owner).role == Role.OWNER
 
 
 def test_removing_a_member_removes_their_team_places(api_client_for, member, org, team):
     client = api_client_for(member(Role.ADMIN))
     leaving = team.members.first()
     assert client.delete(url(org, "member-detail", username=leaving.username)).status_code == 204
-    assert not TeamMembership.objects.filter(user=leaving).exists()
+    assert not TeamMembership.objects.unscoped().filter(user=leaving).exists()
     assert leaving.__class__.objects.filter(pk=leaving.pk).exists()
 
 
@@ -342,7 +350,7 @@ def test_non_admins_read_but_do_not_manage_members(api_client_for, member, org, 
     detail = url(org, "member-detail", username="someone")
     assert client.patch(detail, {"role": "admin"}).status_code == 403
     assert client.delete(detail).status_code == 403
-    assert Membership.objects.get(user__username="someone").role == Role.REPORTER
+    assert Membership.objects.unscoped().get(user__username="someone").role == Role.REPORTER
 
 
 def test_member_filters(api_client_for, member, org, team):

@@ -53,7 +53,7 @@ def test_create_user_with_membership(org, client):
         "--password",
         "a-decent-passphrase",
     )
-    membership = Membership.objects.get(user__username="ops")
+    membership = Membership.objects.unscoped().get(user__username="ops")
     assert (membership.organization, membership.role) == (org, Role.RESPONDER)
     assert client.login(username="ops", password="a-decent-passphrase")
 
@@ -75,7 +75,7 @@ def test_create_api_key_prints_the_key_on_the_last_line(org, api_client_for):
     out, err = run("create_api_key", org.slug, "--name", "Grafana", "--role", "stakeholder")
     raw = out.strip().splitlines()[-1]
     assert keys.is_well_formed(raw)
-    api_key = ApiKey.objects.get(name="Grafana")
+    api_key = ApiKey.objects.unscoped().get(name="Grafana")
     assert api_key.key_hash == keys.digest(raw)
     assert raw not in err
     response = api_client_for(raw).get(reverse("organization", kwargs={"org": org.slug}))
@@ -84,7 +84,7 @@ def test_create_api_key_prints_the_key_on_the_last_line(org, api_client_for):
 
 def test_create_api_key_with_expiry(org):
     run("create_api_key", org.slug, "--name", "temp", "--expires-in-days", "7")
-    assert ApiKey.objects.get(name="temp").expires_at is not None
+    assert ApiKey.objects.unscoped().get(name="temp").expires_at is not None
     with pytest.raises(CommandError):
         run("create_api_key", org.slug, "--name", "bad", "--expires-in-days", "0")
     with pytest.raises(CommandError):
@@ -97,11 +97,11 @@ def test_seed_demo_runs_once_and_prints_logins(client):
     assert "beacon-demo" in out
     assert Organization.objects.count() == 2
     for role in Role:
-        assert Membership.objects.filter(organization__slug="acme", role=role).exists()
-    assert Team.objects.filter(organization__slug="acme").count() >= 3
-    assert ApiKey.objects.filter(organization__slug="acme").count() == 1
+        assert Membership.objects.unscoped().filter(organization__slug="acme", role=role).exists()
+    assert Team.objects.unscoped().filter(organization__slug="acme").count() >= 3
+    assert ApiKey.objects.unscoped().filter(organization__slug="acme").count() == 1
     assert client.login(username="carol", password="beacon-demo")
     again, _ = run("seed_demo")
     assert "exists already" in again
     assert Organization.objects.count() == 2
-    assert ApiKey.objects.count() == 2
+    assert ApiKey.objects.unscoped().count() == 2
