@@ -11,6 +11,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 
+from tenancy import rls
 from tenancy.backends import role_in
 from tenancy.models import Organization
 
@@ -21,6 +22,7 @@ def organization_for(user, slug: str) -> tuple[Organization, str]:
     role = role_in(user, organization) if organization is not None else None
     if role is None:
         raise Http404("No such organization.")
+    rls.set_tenant([organization.pk])
     return organization, role
 
 

@@ -4,12 +4,17 @@ Owners and admins of an organization log in without ``is_staff``; every model ad
 narrows what they see to their own organizations (see :class:`tenancy.admin.TenantAdmin`).
 """
 
+import functools
+
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from tenancy import rls
 from tenancy.backends import roles_of
+from tenancy.models import Organization
 from tenancy.roles import ADMIN_ROLES
 
 
@@ -32,6 +37,12 @@ class OrganizationAdminAuthenticationForm(AdminAuthenticationForm):
             )
 
 
+def administered_organization_ids(user) -> list[int]:
+    if user.is_superuser:
+        return list(Organization.objects.values_list("pk", flat=True))
+    return [org_id for org_id, role in roles_of(user).items() if role in ADMIN_ROLES]
+
+
 class BeaconAdminSite(admin.AdminSite):
     site_header = "Beacon administration"
     site_title = "Beacon admin"
@@ -40,3 +51,22 @@ class BeaconAdminSite(admin.AdminSite):
 
     def has_permission(self, request):
         return can_use_admin(request.user)
+
+    def admin_view(self, view, cacheable=False):
+        """Runs each admin page in one transaction that sees the administered organizations.
+
+        The response is rendered inside it too: a TemplateResponse would otherwise run its
+        lazy queries after the transaction, where row-level security shows nothing.
+        """
+
+        @functools.wraps(view)
+        def in_tenants(request, *args, **kwargs):
+            with transaction.atomic():
+                if can_use_admin(request.user):
+                    rls.set_tenant(administered_organization_ids(request.user))
+                response = view(request, *args, **kwargs)
+                if hasattr(response, "render") and not response.is_rendered:
+                    response.render()
+                return response
+
+        return super().admin_view(in_tenants, cacheable)

@@ -8,9 +8,12 @@ class TenancyConfig(AppConfig):
     verbose_name = "Organizations and access"
 
     def ready(self):
-        from tenancy import roles
+        from django.db.models.signals import post_migrate
+
+        from tenancy import rls, roles
 
         roles.grant_tenancy_defaults()
+        post_migrate.connect(rls.protect_after_migrate, dispatch_uid="tenancy.rls")
 
 
 class BeaconAdminConfig(admin_apps.AdminConfig):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.backends import BaseBackend
 
-from tenancy import roles
+from tenancy import rls, roles
 from tenancy.models import ApiKey, Membership, Organization
 
 
@@ -18,11 +18,13 @@ def roles_of(user) -> dict[int, str]:
     """The user's role in each active organization, cached on the user for the request."""
     cached = getattr(user, "_beacon_roles", None)
     if cached is None:
-        cached = dict(
-            Membership.objects.unscoped()
-            .filter(user=user, organization__is_active=True)
-            .values_list("organization_id", "role")
-        )
+        with rls.ensure_transaction():
+            rls.set_user(user.pk)
+            cached = dict(
+                Membership.objects.unscoped()
+                .filter(user=user, organization__is_active=True)
+                .values_list("organization_id", "role")
+            )
         user._beacon_roles = cached
     return cached
 

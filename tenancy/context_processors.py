@@ -9,7 +9,7 @@ def organizations(request):
         return {}
 
     def memberships():
-        return list(memberships_of(user=user))
+        return memberships_of(user=user)
 
     role = getattr(request, "role", None)
     return {

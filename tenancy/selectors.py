@@ -2,6 +2,7 @@
 
 from django.db.models import Count, Prefetch, Q
 
+from tenancy import rls
 from tenancy.models import Membership, Team, TeamMembership
 
 
@@ -40,14 +41,16 @@ def member_list(*, organization, q: str = "", role: str = ""):
     return members.order_by("user__username")
 
 
-def memberships_of(*, user):
+def memberships_of(*, user) -> list[Membership]:
     """The user's own memberships in active organizations, across organizations."""
-    return (
-        Membership.objects.unscoped()
-        .filter(user=user, organization__is_active=True)
-        .select_related("organization")
-        .order_by("organization__name")
-    )
+    with rls.ensure_transaction():
+        rls.set_user(user.pk)
+        return list(
+            Membership.objects.unscoped()
+            .filter(user=user, organization__is_active=True)
+            .select_related("organization")
+            .order_by("organization__name")
+        )
 
 
 def user_teams(*, organization, user):

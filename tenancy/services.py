@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, Forbidden
-from tenancy import keys
+from tenancy import keys, rls
 from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership
 
 User = get_user_model()
@@ -83,7 +83,7 @@ def _check_keeps_an_owner(*, organization, membership: Membership) -> None:
         raise Conflict("An organization keeps at least one owner.", field="role")
 
 
-@transaction.atomic
+@rls.in_tenant
 def membership_create(*, organization, actor, user, role: str = Role.REPORTER) -> Membership:
     _check_role_grant(organization=organization, actor=actor, role=role)
     if Membership.objects.for_org(organization).filter(user=user).exists():
@@ -91,7 +91,7 @@ def membership_create(*, organization, actor, user, role: str = Role.REPORTER) -
     return Membership.objects.create(organization=organization, user=user, role=role)
 
 
-@transaction.atomic
+@rls.in_tenant
 def membership_change_role(*, organization, actor, membership: Membership, role: str):
     if role == membership.role:
         return membership
@@ -101,7 +101,7 @@ def membership_change_role(*, organization, actor, membership: Membership, role:
     return membership
 
 
-@transaction.atomic
+@rls.in_tenant
 def membership_remove(*, organization, actor, membership: Membership) -> None:
     _check_role_grant(organization=organization, actor=actor, role=membership.role)
     _check_keeps_an_owner(organization=organization, membership=membership)
@@ -109,6 +109,7 @@ def membership_remove(*, organization, actor, membership: Membership) -> None:
     membership.delete()
 
 
+@rls.in_tenant
 def team_create(*, organization, actor, slug: str, name: str, description: str = "") -> Team:
     try:
         with transaction.atomic():
@@ -119,6 +120,7 @@ def team_create(*, organization, actor, slug: str, name: str, description: str =
         raise Conflict(f"A team with slug {slug!r} exists already.", field="slug") from exc
 
 
+@rls.in_tenant
 def team_update(*, organization, actor, team: Team, **changes) -> Team:
     for field, value in changes.items():
         setattr(team, field, value)
@@ -130,11 +132,12 @@ def team_update(*, organization, actor, team: Team, **changes) -> Team:
     return team
 
 
+@rls.in_tenant
 def team_delete(*, organization, actor, team: Team) -> None:
     team.delete()
 
 
-@transaction.atomic
+@rls.in_tenant
 def team_member_add(*, organization, actor, team: Team, user, role=TeamMembership.TeamRole.MEMBER):
     if not Membership.objects.for_org(organization).filter(user=user).exists():
         raise DomainError("Only members of the organization can join its teams.", field="username")
@@ -147,10 +150,12 @@ def team_member_add(*, organization, actor, team: Team, user, role=TeamMembershi
     return membership
 
 
+@rls.in_tenant
 def team_member_remove(*, organization, actor, team_membership: TeamMembership) -> None:
     team_membership.delete()
 
 
+@rls.in_tenant
 def api_key_create(
     *,
     organization,
@@ -164,6 +169,7 @@ def api_key_create(
     return api_key, api_key_issue(organization=organization, actor=actor, api_key=api_key)
 
 
+@rls.in_tenant
 def api_key_issue(*, organization, actor, api_key: ApiKey) -> str:
     """Gives an unsaved key its secret, saves it and returns the secret, shown only once."""
     _check_role_grant(organization=organization, actor=actor, role=api_key.role)
@@ -176,6 +182,7 @@ def api_key_issue(*, organization, actor, api_key: ApiKey) -> str:
     return raw
 
 
+@rls.in_tenant
 def api_key_revoke(*, organization, actor, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
@@ -190,20 +197,24 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     """The usable key for ``raw``, or None. Records use at most once a minute."""
     if not keys.is_well_formed(raw):
         return None
-    api_key = (
-        ApiKey.objects.unscoped()  # the key names its organization; nothing else can yet
-        .usable()
-        .select_related("organization")
-        .filter(key_hash=keys.digest(raw), organization__is_active=True)
-        .first()
-    )
-    if api_key is None:
-        return None
-    now = timezone.now()
-    last = api_key.last_used_at
-    if last is None or (now - last).total_seconds() > LAST_USED_PRECISION_SECONDS:
-        ApiKey.objects.for_org(api_key.organization_id).filter(pk=api_key.pk).update(
-            last_used_at=now
+    digest = keys.digest(raw)
+    with rls.ensure_transaction():
+        rls.set_api_key_hash(digest)
+        api_key = (
+            ApiKey.objects.unscoped()  # the key names its organization; nothing else can yet
+            .usable()
+            .select_related("organization")
+            .filter(key_hash=digest, organization__is_active=True)
+            .first()
         )
-        api_key.last_used_at = now
+        if api_key is None:
+            return None
+        rls.set_tenant([api_key.organization_id])
+        now = timezone.now()
+        last = api_key.last_used_at
+        if last is None or (now - last).total_seconds() > LAST_USED_PRECISION_SECONDS:
+            ApiKey.objects.for_org(api_key.organization_id).filter(pk=api_key.pk).update(
+                last_used_at=now
+            )
+            api_key.last_used_at = now
     return api_key

@@ -11,7 +11,7 @@ from tenancy.models import Role, Team
 @login_required
 def index(request):
     """Straight to the only organization, or a picker when there are several."""
-    memberships = list(selectors.memberships_of(user=request.user))
+    memberships = selectors.memberships_of(user=request.user)
     if len(memberships) == 1:
         return redirect("portal:home", org=memberships[0].organization.slug)
     return render(request, "portal/index.html", {"memberships": memberships})

@@ -125,7 +125,7 @@ def test_member_page_query_count_is_constant(
     for _ in range(size):
         services.team_member_add(organization=org, actor=None, team=teams["ours"], user=member())
     client = client_for(member())
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(12):
         assert client.get(portal("member-list", org)).status_code == 200
 
 

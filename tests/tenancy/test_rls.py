@@ -1,0 +1,240 @@
+"""Layers 2 and 3 of isolation on PostgreSQL: row-level security and database roles.
+
+Each test creates the roles inside its own transaction (CREATE ROLE and GRANT are
+transactional in PostgreSQL, so nothing outlives the test) and switches to the app role
+with SET LOCAL ROLE: the queries then run exactly as web and workers run them.
+"""
+
+import contextlib
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.urls import reverse
+
+from tenancy import rls, services
+from tenancy.models import Role, Team
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+APP_ROLE = "beacon_test_app"
+BYPASS_ROLE = "beacon_test_bypass"
+
+
+def sql(query, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall() if cursor.description else cursor.rowcount
+
+
+@pytest.fixture
+def roles(db):
+    call_command(
+        "setup_database_roles",
+        "--app-role",
+        APP_ROLE,
+        "--bypass-role",
+        BYPASS_ROLE,
+        stdout=io.StringIO(),
+    )
+
+
+def reset_settings():
+    for name in (rls.TENANT_SETTING, rls.USER_SETTING, rls.API_KEY_SETTING):
+        sql("SELECT set_config(%s, '', true)", [name])
+
+
+@contextlib.contextmanager
+def as_role(name):
+    reset_settings()
+    sql(f"SET LOCAL ROLE {name}")
+    try:
+        yield
+    finally:
+        sql("RESET ROLE")
+
+
+@pytest.fixture
+def two_tenants(org, other_org, member, api_key_for):
+    """A team, a member, a team place and a key in each organization."""
+    for organization in (org, other_org):
+        team = services.team_create(
+            organization=organization, actor=None, slug="ops", name=f"{organization.name} ops"
+        )
+        user = member(Role.RESPONDER, organization=organization)
+        services.team_member_add(organization=organization, actor=None, team=team, user=user)
+        api_key_for(Role.RESPONDER, organization=organization)
+    return org, other_org
+
+
+def test_every_tenant_table_has_forced_row_level_security():
+    tables = rls.tenant_tables()
+    assert {
+        "tenancy_membership",
+        "tenancy_team",
+        "tenancy_teammembership",
+        "tenancy_apikey",
+    } <= set(tables)
+    rows = dict(
+        (name, (enabled, forced))
+        for name, enabled, forced in sql(
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE relname = ANY(%s)",
+            [tables],
+        )
+    )
+    assert rows == {table: (True, True) for table in tables}
+    policies = {
+        table
+        for (table,) in sql("SELECT tablename FROM pg_policies WHERE policyname = %s", [rls.POLICY])
+    }
+    assert policies == set(tables)
+
+
+def test_app_role_is_neither_owner_nor_superuser_nor_bypassing(roles):
+    (row,) = sql(
+        "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles "
+        "WHERE rolname = %s",
+        [APP_ROLE],
+    )
+    assert row == (False, False, False, False)
+    owned = sql(
+        "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+        "WHERE r.rolname = %s",
+        [APP_ROLE],
+    )
+    assert owned == [(0,)]
+    assert sql("SELECT rolbypassrls FROM pg_roles WHERE rolname = %s", [BYPASS_ROLE]) == [(True,)]
+
+
+def test_without_a_tenant_the_app_role_sees_nothing(roles, two_tenants):
+    with as_role(APP_ROLE):
+        for table in rls.tenant_tables():
+            assert sql(f'SELECT count(*) FROM "{table}"') == [(0,)], table
+
+
+def test_with_a_tenant_other_rows_are_invisible_and_unwritable(roles, two_tenants):
+    org, other_org = two_tenants
+    with as_role(APP_ROLE):
+        rls.set_tenant([org.pk])
+        for table in rls.tenant_tables():
+            seen = {row[0] for row in sql(f'SELECT DISTINCT organization_id FROM "{table}"')}
+            assert seen == {org.pk}, table
+        assert (
+            sql("UPDATE tenancy_team SET name = 'x' WHERE organization_id = %s", [other_org.pk])
+            == 0
+        )
+        assert sql("DELETE FROM tenancy_apikey WHERE organization_id = %s", [other_org.pk]) == 0
+        with pytest.raises(Exception, match="row-level security"), transaction.atomic():
+            sql(
+                "INSERT INTO tenancy_team (organization_id, slug, name, description, created_at) "
+                "VALUES (%s, 'planted', 'Planted', '', now())",
+                [other_org.pk],
+            )
+        # Moving one of our rows into the other organization is refused as well.
+        with pytest.raises(Exception, match="row-level security"), transaction.atomic():
+            sql(
+                "UPDATE tenancy_team SET organization_id = %s WHERE organization_id = %s",
+                [other_org.pk, org.pk],
+            )
+    assert Team.objects.for_org(other_org).get(slug="ops").name == "Globex ops"
+    assert not Team.objects.unscoped().filter(slug="planted").exists()
+
+
+def test_the_bypass_role_sees_every_tenant(roles, two_tenants):
+    with as_role(BYPASS_ROLE):
+        assert sql("SELECT count(DISTINCT organization_id) FROM tenancy_team") == [(2,)]
+
+
+def test_own_memberships_are_readable_across_organizations_but_not_writable(
+    roles, org, other_org, member
+):
+    user = member(Role.RESPONDER)
+    services.membership_create(organization=other_org, actor=None, user=user, role=Role.REPORTER)
+    member(Role.OWNER, organization=other_org)
+    with as_role(APP_ROLE):
+        rls.set_user(user.pk)
+        rows = sql("SELECT organization_id, role FROM tenancy_membership ORDER BY organization_id")
+        assert rows == [(org.pk, "responder"), (other_org.pk, "reporter")]
+        assert (
+            sql("UPDATE tenancy_membership SET role = 'owner' WHERE user_id = %s", [user.pk]) == 0
+        )
+
+
+def test_the_app_works_end_to_end_as_the_app_role(
+    roles, two_tenants, member, api_key_for, api_client_for, client_for
+):
+    org, other_org = two_tenants
+    raw = api_key_for(Role.ADMIN)
+    with as_role(APP_ROLE):
+        client = api_client_for(raw)
+        listing = client.get(reverse("team-list", kwargs={"org": org.slug}))
+        assert [t["slug"] for t in listing.json()["results"]] == ["ops"]
+        reset_settings()
+        created = client.post(
+            reverse("team-list", kwargs={"org": org.slug}), {"slug": "db", "name": "DB"}
+        )
+        assert created.status_code == 201
+        reset_settings()
+        assert (
+            client.get(reverse("organization", kwargs={"org": other_org.slug})).status_code == 404
+        )
+
+        reset_settings()
+        user = member(Role.ADMIN)
+        reset_settings()
+        services.membership_create(
+            organization=other_org, actor=None, user=user, role=Role.REPORTER
+        )
+        reset_settings()
+        portal = client_for(user)
+        picker = portal.get(reverse("portal:index")).content.decode()
+        assert "Acme" in picker
+        assert "Globex" in picker
+        reset_settings()
+        members = portal.get(reverse("portal:member-list", kwargs={"org": org.slug}))
+        assert members.status_code == 200
+        reset_settings()
+        changelist = portal.get(reverse("admin:tenancy_team_changelist")).content.decode()
+        assert "Acme ops" in changelist
+        assert "Globex ops" not in changelist
+
+
+def test_organization_index_is_used_with_row_level_security_on(roles, make_org):
+    organizations = [make_org() for _ in range(20)]
+    for organization in organizations:
+        Team.objects.bulk_create(
+            Team(organization=organization, slug=f"t{i}", name=f"T{i}") for i in range(100)
+        )
+    sql("ANALYZE tenancy_team")
+    target = organizations[7]
+    with as_role(APP_ROLE):
+        rls.set_tenant([target.pk])
+        queryset = Team.objects.for_org(target).order_by("slug")[:51]
+        plan = queryset.explain()
+        assert len(list(queryset)) == 51
+    # The policy's condition and the scope's filter both become index conditions.
+    assert re.search(r"Index (Only )?Scan using \S*organization\S* on tenancy_team", plan), plan
+    assert "Index Cond: ((organization_id = ANY" in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+
+def test_setting_the_tenant_outside_a_transaction_is_refused(transactional_db):
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        rls.set_tenant([1])
+
+
+def test_setup_database_roles_sets_a_password(roles):
+    call_command(
+        "setup_database_roles",
+        "--app-role",
+        APP_ROLE,
+        "--app-password",
+        "pa'ss",
+        stdout=io.StringIO(),
+    )
+    assert sql("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = %s", [APP_ROLE]) == [
+        (True,)
+    ]
