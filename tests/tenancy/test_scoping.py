@@ -109,3 +109,17 @@ def test_every_model_with_an_organization_is_a_guarded_tenant_model():
         assert organization.related_model is Organization, model
         assert issubclass(model, TenantModel), f"{model.__name__} must extend TenantModel"
         assert isinstance(model._default_manager.all(), TenantQuerySet), model
+
+
+def test_tenant_unique_constraints_lead_with_the_organization():
+    for model in apps.get_models():
+        if not issubclass(model, TenantModel):
+            continue
+        for constraint in model._meta.constraints:
+            fields = getattr(constraint, "fields", ())
+            if fields:
+                assert fields[0] == "organization", f"{model.__name__}.{constraint.name}"
+        for index in model._meta.indexes:
+            if index.fields[0] != "organization":
+                # Only the deliberately cross-tenant lookup of a user's own memberships.
+                assert (model.__name__, index.fields) == ("Membership", ["user", "organization"])

@@ -1,0 +1,154 @@
+"""Every route of the URL conf, addressed at another organization, answers 404.
+
+The walk enumerates the URL conf, so a new endpoint or page is covered the day it is
+added: a route with an identifier this module does not know fails until a foreign value
+for it is added below.
+"""
+
+import re
+
+import pytest
+from django.db.models import F, ForeignKey, Q
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tenancy import rls, services
+from tenancy.models import Role, TenantModel
+
+pytestmark = pytest.mark.django_db
+
+METHODS = ["get", "post", "put", "patch", "delete"]
+
+
+def walk(patterns=None, prefix="", namespace=None):
+    """(regex, url name) for every named route."""
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        regex = prefix + entry.pattern.regex.pattern.lstrip("^").rstrip("$").removesuffix(r"\Z")
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or namespace
+            if ns:
+                ns = f"{namespace}:{entry.namespace}" if namespace and entry.namespace else ns
+            yield from walk(entry.url_patterns, regex, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield regex, f"{namespace}:{entry.name}" if namespace else entry.name
+
+
+def organization_routes():
+    routes = {}
+    for regex, name in walk():
+        groups = set(re.compile(regex).groupindex)
+        if "org" in groups:
+            routes[name] = groups
+    return routes
+
+
+@pytest.fixture
+def foreign(other_org, member, api_key_for):
+    """Identifiers of objects that live in the other organization only."""
+    team = services.team_create(organization=other_org, actor=None, slug="secret", name="Secret")
+    user = member(Role.OWNER, organization=other_org, username="stranger")
+    services.team_member_add(organization=other_org, actor=None, team=team, user=user)
+    return {"org": other_org.slug, "slug": "secret", "team": "secret", "username": "stranger"}
+
+
+def foreign_body(values):
+    return {
+        "slug": values["slug"],
+        "team": values["team"],
+        "username": values["username"],
+        "name": "Planted",
+        "role": "owner",
+        "organization": values["org"],
+    }
+
+
+def snapshot():
+    rows = {}
+    for model in rls.tenant_models():
+        rows[model.__name__] = sorted(model.objects.unscoped().values_list("pk", "organization_id"))
+    return rows
+
+
+def test_the_walk_finds_the_organization_routes():
+    routes = organization_routes()
+    assert {"organization", "team-list", "member-detail", "portal:home"} <= set(routes)
+
+
+@pytest.mark.parametrize("credential", ["session", "api_key"])
+def test_every_organization_route_answers_404_to_another_organizations_owner(
+    org, other_org, foreign, member, api_key_for, api_client_for, credential
+):
+    principal = member(Role.OWNER) if credential == "session" else api_key_for(Role.OWNER)
+    client = api_client_for(principal)
+    before = snapshot()
+    for name, groups in organization_routes().items():
+        if credential == "api_key" and name.startswith("portal:"):
+            continue  # keys authenticate the API only; the portal sends them to log in
+        unknown = groups - set(foreign)
+        assert not unknown, f"{name}: give the walk a foreign value for {unknown}"
+        url = reverse(name, kwargs={group: foreign[group] for group in groups})
+        for method in METHODS:
+            response = getattr(client, method)(url, foreign_body(foreign), format="json")
+            assert response.status_code == 404, (method, url, response.status_code)
+            assert b"stranger" not in response.content
+            assert b"Secret" not in response.content
+        # The own organization in the URL, the other's objects in the rest of it: the
+        # same answer as for objects that do not exist (404, or 405 for a method the
+        # route never takes).
+        if groups - {"org"}:
+            own = reverse(name, kwargs={g: org.slug if g == "org" else foreign[g] for g in groups})
+            missing = reverse(
+                name, kwargs={g: org.slug if g == "org" else "no-such-thing" for g in groups}
+            )
+            for method in METHODS:
+                response = getattr(client, method)(own, foreign_body(foreign), format="json")
+                absent = getattr(client, method)(missing, foreign_body(foreign), format="json")
+                assert response.status_code in (404, 405), (method, own, response.status_code)
+                assert response.status_code == absent.status_code, (method, own)
+                assert b"stranger" not in response.content
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("credential", ["session", "api_key"])
+def test_foreign_identifiers_in_bodies_never_link_organizations(
+    org, other_org, foreign, member, api_key_for, api_client_for, credential
+):
+    """Posting the other organization's identifiers to our own collections links nothing."""
+    services.team_create(organization=org, actor=None, slug="ours", name="Ours")
+    principal = member(Role.OWNER) if credential == "session" else api_key_for(Role.OWNER)
+    client = api_client_for(principal)
+    for name, groups in organization_routes().items():
+        if groups - {"org", "team"} or name.startswith("portal:"):
+            continue  # collections only: detail routes were walked above
+        kwargs = {"org": org.slug, **({"team": "ours"} if "team" in groups else {})}
+        response = client.post(reverse(name, kwargs=kwargs), foreign_body(foreign), format="json")
+        assert response.status_code < 500, (name, response.content)
+    assert_no_row_crosses_organizations()
+
+
+def assert_no_row_crosses_organizations():
+    for model in rls.tenant_models():
+        for field in model._meta.get_fields():
+            if not isinstance(field, ForeignKey) or field.name == "organization":
+                continue
+            related = field.related_model
+            queryset = model.objects.unscoped()
+            if issubclass(related, TenantModel):
+                crossing = queryset.filter(~Q(organization=F(f"{field.name}__organization")))
+            elif related._meta.label == "auth.User" and model.__name__ != "Membership":
+                crossing = queryset.exclude(
+                    **{f"{field.name}__memberships__organization": F("organization")}
+                )
+                crossing = crossing.filter(**{f"{field.name}__isnull": False})
+            else:
+                continue
+            assert not crossing.exists(), f"{model.__name__}.{field.name} crosses organizations"
+
+
+def test_the_invariant_check_can_fail(org, other_org, member):
+    team = services.team_create(organization=org, actor=None, slug="t", name="T")
+    theirs = member(Role.RESPONDER, organization=other_org)
+    from tenancy.models import TeamMembership
+
+    TeamMembership.objects.bulk_create([TeamMembership(organization=org, team=team, user=theirs)])
+    with pytest.raises(AssertionError, match="crosses organizations"):
+        assert_no_row_crosses_organizations()
