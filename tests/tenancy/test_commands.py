@@ -5,7 +5,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from tenancy import keys
+from tenancy.management.commands.seed_demo import PASSWORD
 from tenancy.models import ApiKey, Membership, Organization, Role, Team
+from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +57,7 @@ def test_create_user_with_membership(org, client):
     )
     membership = Membership.objects.unscoped().get(user__username="ops")
     assert (membership.organization, membership.role) == (org, Role.RESPONDER)
-    assert client.login(username="ops", password="a-decent-passphrase")
+    assert log_in(client, "ops", "a-decent-passphrase")
 
 
 def test_create_user_rejects_weak_password_and_unknown_org(org):
@@ -94,13 +96,13 @@ def test_create_api_key_with_expiry(org):
 def test_seed_demo_runs_once_and_prints_logins(client):
     out, _ = run("seed_demo")
     assert "alice" in out
-    assert "beacon-demo" in out
+    assert PASSWORD in out
     assert Organization.objects.count() == 2
     for role in Role:
         assert Membership.objects.unscoped().filter(organization__slug="acme", role=role).exists()
     assert Team.objects.unscoped().filter(organization__slug="acme").count() >= 3
     assert ApiKey.objects.unscoped().filter(organization__slug="acme").count() == 1
-    assert client.login(username="carol", password="beacon-demo")
+    assert log_in(client, "carol", PASSWORD)
     again, _ = run("seed_demo")
     assert "exists already" in again
     assert Organization.objects.count() == 2

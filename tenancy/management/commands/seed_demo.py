@@ -15,7 +15,7 @@ from tenancy.models import Organization, Role, TeamMembership
 
 User = get_user_model()
 
-PASSWORD = "beacon-demo"
+PASSWORD = "beacon-demo-2026"
 SUPERUSER = ("root", "Platform", "Operator")
 
 ORGANIZATIONS = [
