@@ -13,10 +13,11 @@ from django.forms.models import BaseInlineFormSet
 from django.http import Http404
 
 from core.errors import DomainError
-from tenancy import services
+from tenancy import audit, services
 from tenancy.backends import roles_of
 from tenancy.models import (
     ApiKey,
+    AuditEvent,
     Membership,
     Organization,
     Role,
@@ -114,8 +115,48 @@ class OrganizationScopedAdminMixin:
         return filters
 
 
+def _changes(form):
+    before = {field: form.initial.get(field) for field in form.changed_data}
+    after = {field: form.cleaned_data.get(field) for field in form.changed_data}
+    return before, after
+
+
 class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
+    """Every change made here enters the organization's audit log."""
+
     list_select_related = ["organization"]
+
+    def _audit(self, request, obj, verb, **kwargs):
+        audit.record(
+            organization=obj.organization,
+            actor=request.user,
+            action=f"{obj._meta.model_name}.{verb}",
+            target=obj,
+            **kwargs,
+        )
+
+    def save_model(self, request, obj, form, change):
+        before, after = _changes(form)
+        super().save_model(request, obj, form, change)
+        self._audit(request, obj, "updated" if change else "created", before=before, after=after)
+
+    def delete_model(self, request, obj):
+        self._audit(request, obj, "deleted")
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "deleted")
+        super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            self._audit(request, obj, "created", after={"parent": str(form.instance)})
+        for obj, changed in formset.changed_objects:
+            self._audit(request, obj, "updated", after={"fields": changed})
+        for obj in formset.deleted_objects:
+            self._audit(request, obj, "deleted", before={"parent": str(form.instance)})
 
 
 class TenantInline(OrganizationScopedAdminMixin, admin.TabularInline):
@@ -172,6 +213,18 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        before, after = _changes(form)
+        super().save_model(request, obj, form, change)
+        audit.record(
+            organization=obj,
+            actor=request.user,
+            action="organization.updated" if change else "organization.created",
+            target=obj,
+            before=before,
+            after=after,
+        )
 
 
 class MembershipAdminForm(forms.ModelForm):
@@ -380,3 +433,28 @@ class ApiKeyAdmin(TenantAdmin):
                 organization=api_key.organization, actor=request.user, api_key=api_key
             )
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(TenantAdmin):
+    """Read-only: the audit log is append-only."""
+
+    list_display = ["created_at", "organization", "actor_label", "action", "target_label", "ip"]
+    list_filter = ["action"]
+    search_fields = ["actor_label", "action", "target_label", "ip_address"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    show_full_result_count = False
+
+    @admin.display(description="IP", ordering="ip_address")
+    def ip(self, obj):
+        return obj.ip_address or "—"
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

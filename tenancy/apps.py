@@ -10,7 +10,7 @@ class TenancyConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from tenancy import rls, roles
+        from tenancy import rls, roles, signals  # noqa: F401 (connects the audit receivers)
 
         roles.grant_tenancy_defaults()
         post_migrate.connect(rls.protect_after_migrate, dispatch_uid="tenancy.rls")

@@ -12,8 +12,11 @@ def organizations(request):
         return memberships_of(user=user)
 
     role = getattr(request, "role", None)
+    organization = getattr(request, "organization", None)
     return {
-        "current_organization": getattr(request, "organization", None),
+        "can_view_audit": organization is not None
+        and user.has_perm("tenancy.view_auditevent", organization),
+        "current_organization": organization,
         "current_role": Role(role).label.lower() if role else None,
         "user_memberships": memberships,
     }

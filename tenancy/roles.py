@@ -51,3 +51,4 @@ def grant_tenancy_defaults() -> None:
     grant(ADMIN_ROLES, model_perms("tenancy", "teammembership", ("add", "change", "delete")))
     grant(ADMIN_ROLES, model_perms("tenancy", "apikey"))
     grant([Role.OWNER], ["tenancy.change_organization", "tenancy.manage_owners"])
+    grant([Role.OWNER], ["tenancy.view_auditevent"])

@@ -1,9 +1,11 @@
 """Reads, each starting from the organization."""
 
+import ipaddress
+
 from django.db.models import Count, Prefetch, Q
 
 from tenancy import rls
-from tenancy.models import Membership, Team, TeamMembership
+from tenancy.models import AuditEvent, Membership, Team, TeamMembership
 
 
 def team_list(*, organization, q: str = ""):
@@ -55,3 +57,35 @@ def memberships_of(*, user) -> list[Membership]:
 
 def user_teams(*, organization, user):
     return Team.objects.for_org(organization).filter(memberships__user=user).order_by("name")
+
+
+def audit_events(*, organization, action: str = "", q: str = "", before_id: int | None = None):
+    """Newest first, keyset-paginated by id (``before_id``): no COUNT(*), no OFFSET."""
+    events = AuditEvent.objects.for_org(organization).select_related("actor")
+    if action:
+        events = events.filter(action=action)
+    if q:
+        match = Q(actor_label__icontains=q) | Q(target_label__icontains=q)
+        if _looks_like_ip(q):
+            match |= Q(ip_address=q)
+        events = events.filter(match)
+    if before_id is not None:
+        events = events.filter(id__lt=before_id)
+    return events.order_by("-id")
+
+
+def audit_actions(*, organization) -> list[str]:
+    return list(
+        AuditEvent.objects.for_org(organization)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()
+    )
+
+
+def _looks_like_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

@@ -15,10 +15,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, Forbidden
-from tenancy import keys, rls
+from tenancy import audit, keys, rls
 from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership
 
 User = get_user_model()
+
+
+TEAM_FIELDS = ["slug", "name", "description"]
 
 
 def _may(actor, perm: str, organization: Organization) -> bool:
@@ -88,7 +91,15 @@ def membership_create(*, organization, actor, user, role: str = Role.REPORTER) -
     _check_role_grant(organization=organization, actor=actor, role=role)
     if Membership.objects.for_org(organization).filter(user=user).exists():
         raise Conflict(f"{user.username} is a member already.", field="username")
-    return Membership.objects.create(organization=organization, user=user, role=role)
+    membership = Membership.objects.create(organization=organization, user=user, role=role)
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="member.added",
+        target=membership,
+        after={"username": user.username, "role": role},
+    )
+    return membership
 
 
 @rls.in_tenant
@@ -96,8 +107,17 @@ def membership_change_role(*, organization, actor, membership: Membership, role:
     if role == membership.role:
         return membership
     membership_validate(organization=organization, actor=actor, membership=membership, role=role)
+    before = {"role": membership.role}
     membership.role = role
     membership.save(update_fields=["role"])
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="member.role_changed",
+        target=membership,
+        before=before,
+        after={"role": role},
+    )
     return membership
 
 
@@ -106,6 +126,13 @@ def membership_remove(*, organization, actor, membership: Membership) -> None:
     _check_role_grant(organization=organization, actor=actor, role=membership.role)
     _check_keeps_an_owner(organization=organization, membership=membership)
     TeamMembership.objects.for_org(organization).filter(user_id=membership.user_id).delete()
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="member.removed",
+        target=membership,
+        before={"username": membership.user.username, "role": membership.role},
+    )
     membership.delete()
 
 
@@ -113,15 +140,24 @@ def membership_remove(*, organization, actor, membership: Membership) -> None:
 def team_create(*, organization, actor, slug: str, name: str, description: str = "") -> Team:
     try:
         with transaction.atomic():
-            return Team.objects.create(
+            team = Team.objects.create(
                 organization=organization, slug=slug, name=name, description=description
             )
     except IntegrityError as exc:
         raise Conflict(f"A team with slug {slug!r} exists already.", field="slug") from exc
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="team.created",
+        target=team,
+        after=audit.snapshot(team, TEAM_FIELDS),
+    )
+    return team
 
 
 @rls.in_tenant
 def team_update(*, organization, actor, team: Team, **changes) -> Team:
+    before = audit.snapshot(team, changes)
     for field, value in changes.items():
         setattr(team, field, value)
     try:
@@ -129,11 +165,26 @@ def team_update(*, organization, actor, team: Team, **changes) -> Team:
             team.save(update_fields=list(changes))
     except IntegrityError as exc:
         raise Conflict("A team with that slug exists already.", field="slug") from exc
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="team.updated",
+        target=team,
+        before=before,
+        after=audit.snapshot(team, changes),
+    )
     return team
 
 
 @rls.in_tenant
 def team_delete(*, organization, actor, team: Team) -> None:
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="team.deleted",
+        target=team,
+        before=audit.snapshot(team, TEAM_FIELDS),
+    )
     team.delete()
 
 
@@ -147,11 +198,27 @@ def team_member_add(*, organization, actor, team: Team, user, role=TeamMembershi
     if not created and membership.role != role:
         membership.role = role
         membership.save(update_fields=["role"])
+    elif not created:
+        return membership
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="team.member_added",
+        target=team,
+        after={"username": user.username, "role": role},
+    )
     return membership
 
 
 @rls.in_tenant
 def team_member_remove(*, organization, actor, team_membership: TeamMembership) -> None:
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="team.member_removed",
+        target=team_membership.team,
+        before={"username": team_membership.user.username, "role": team_membership.role},
+    )
     team_membership.delete()
 
 
@@ -179,6 +246,13 @@ def api_key_issue(*, organization, actor, api_key: ApiKey) -> str:
     api_key.key_hash = keys.digest(raw)
     api_key.created_by = actor if getattr(actor, "pk", None) else None
     api_key.save()
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="api_key.created",
+        target=api_key,
+        after=audit.snapshot(api_key, ["name", "role", "prefix", "expires_at"]),
+    )
     return raw
 
 
@@ -187,6 +261,9 @@ def api_key_revoke(*, organization, actor, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit.record(
+            organization=organization, actor=actor, action="api_key.revoked", target=api_key
+        )
     return api_key
 
 

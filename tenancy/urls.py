@@ -10,4 +10,5 @@ urlpatterns = [
     path("o/<slug:org>/teams/", views.team_list, name="team-list"),
     path("o/<slug:org>/teams/<slug:team>/", views.team_detail, name="team-detail"),
     path("o/<slug:org>/members/", views.member_list, name="member-list"),
+    path("o/<slug:org>/audit/", views.audit_log, name="audit-log"),
 ]

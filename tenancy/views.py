@@ -1,6 +1,7 @@
 """Portal pages for the organization shell: home, teams and members."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 
 from tenancy import selectors
@@ -54,4 +55,35 @@ def member_list(request):
         request,
         "portal/member_list.html",
         {"members": members, "q": q, "role": role, "roles": Role.choices},
+    )
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@org_member_required
+def audit_log(request):
+    """Owners read their organization's audit log, newest first."""
+    if not request.user.has_perm("tenancy.view_auditevent", request.organization):
+        raise PermissionDenied
+    action = request.GET.get("action", "")[:64]
+    q = request.GET.get("q", "").strip()[:100]
+    before = request.GET.get("before", "")
+    before_id = int(before) if before.isdigit() else None
+    events = list(
+        selectors.audit_events(
+            organization=request.organization, action=action, q=q, before_id=before_id
+        )[: AUDIT_PAGE_SIZE + 1]
+    )
+    older = events[AUDIT_PAGE_SIZE - 1].id if len(events) > AUDIT_PAGE_SIZE else None
+    return render(
+        request,
+        "portal/audit_log.html",
+        {
+            "events": events[:AUDIT_PAGE_SIZE],
+            "older": older,
+            "action": action,
+            "q": q,
+            "actions": selectors.audit_actions(organization=request.organization),
+        },
     )

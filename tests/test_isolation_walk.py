@@ -12,7 +12,7 @@ from django.db.models import F, ForeignKey, Q
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tenancy import rls, services
-from tenancy.models import Role, TenantModel
+from tenancy.models import AuditEvent, Role, TenantModel
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,14 @@ def foreign(other_org, member, api_key_for):
     team = services.team_create(organization=other_org, actor=None, slug="secret", name="Secret")
     user = member(Role.OWNER, organization=other_org, username="stranger")
     services.team_member_add(organization=other_org, actor=None, team=team, user=user)
-    return {"org": other_org.slug, "slug": "secret", "team": "secret", "username": "stranger"}
+    event = AuditEvent.objects.for_org(other_org).latest("id")
+    return {
+        "org": other_org.slug,
+        "slug": "secret",
+        "team": "secret",
+        "username": "stranger",
+        "pk": str(event.pk),
+    }
 
 
 def foreign_body(values):

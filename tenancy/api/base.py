@@ -50,11 +50,14 @@ class OrganizationScopedMixin:
         super().initial(request, *args, **kwargs)
 
     def required_permission(self) -> str | None:
-        action = getattr(self, "action", None) or self.request.method.lower()
+        method = self.request.method.lower()
+        if not hasattr(self, method):
+            return None  # no such handler: DRF answers 405, whatever the role
+        action = getattr(self, "action", None) or method
         if action in self.action_perms:
             return self.action_perms[action]
         model = self.perm_model or self.get_queryset().model
         verb = ACTION_PERMS.get(
-            action, "view" if self.request.method in ("GET", "HEAD") else "change"
+            action, "view" if self.request.method in ("GET", "HEAD", "OPTIONS") else "change"
         )
         return f"{model._meta.app_label}.{verb}_{model._meta.model_name}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tenancy.models import Membership, Organization, Role, Team, TeamMembership
+from tenancy.models import AuditEvent, Membership, Organization, Role, Team, TeamMembership
 
 User = get_user_model()
 
@@ -74,3 +74,25 @@ class MemberSerializer(serializers.ModelSerializer):
 
 class MemberRoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label")
+    actor_username = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_username",
+            "ip_address",
+            "action",
+            "target_type",
+            "target_id",
+            "target_label",
+            "before",
+            "after",
+        ]
+        read_only_fields = fields

@@ -10,13 +10,14 @@ from core.errors import DomainError
 from tenancy import services
 from tenancy.api.base import OrganizationScopedMixin
 from tenancy.api.serializers import (
+    AuditEventSerializer,
     MemberRoleSerializer,
     MemberSerializer,
     OrganizationSerializer,
     TeamMemberSerializer,
     TeamSerializer,
 )
-from tenancy.models import Membership, Organization, Role, Team, TeamMembership
+from tenancy.models import AuditEvent, Membership, Organization, Role, Team, TeamMembership
 
 User = get_user_model()
 
@@ -223,3 +224,27 @@ class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         services.membership_remove(
             organization=self.organization, actor=self.request.user, membership=instance
         )
+
+
+class AuditEventFilter(filters.FilterSet):
+    action = filters.CharFilter(help_text="Exact action, e.g. member.role_changed.")
+    actor = filters.CharFilter(field_name="actor_label", lookup_expr="icontains")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "actor", "created_after", "created_before"]
+
+
+class AuditEventViewSet(OrganizationScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """The organization's append-only audit log (owners), newest first; for SIEM export."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    cursor_ordering = ("-id",)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AuditEvent.objects.none()
+        return AuditEvent.objects.for_org(self.organization).select_related("actor")

@@ -5,17 +5,22 @@ right to create roles; creating a BYPASSRLS role takes a superuser.
 
 - the app role (`--app-role`): web and workers. It logs in, reads and writes every table,
   owns nothing, is no superuser and cannot bypass row-level security.
-- the bypass role (`--bypass-role`, optional): the same rights plus BYPASSRLS, for the few
-  explicitly cross-tenant jobs (`DATABASE_BYPASS_URL`).
+- the bypass role (`--bypass-role`, optional): the same rights plus BYPASSRLS, for
+  explicitly cross-tenant maintenance only (a job that picks due rows across
+  organizations), connected through its own database alias.
 
-Default privileges make tables that later migrations create readable by both roles, and
-every tenant table's row-level security is (re)applied. Idempotent.
+Neither role may UPDATE the audit log. Default privileges make tables that later
+migrations create readable by both roles, and every tenant table's row-level security is
+(re)applied. Idempotent.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from tenancy import rls
+from tenancy.models import AuditEvent
+
+AUDIT_TABLE = AuditEvent._meta.db_table
 
 PRIVILEGES = [
     "GRANT USAGE ON SCHEMA public TO {role}",
@@ -65,6 +70,8 @@ class Command(BaseCommand):
         cursor.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
         for statement in PRIVILEGES:
             cursor.execute(statement.format(role=role))
+        # The audit log is append-only for the processes too.
+        cursor.execute(f"REVOKE UPDATE ON {connection.ops.quote_name(AUDIT_TABLE)} FROM {role}")
 
 
 def _literal(cursor, value: str) -> str:
