@@ -11,9 +11,12 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.shortcuts import redirect
+from django.urls import reverse
 
-from tenancy import rls
+from tenancy import rls, two_factor
 from tenancy.backends import roles_of
+from tenancy.forms import LoginForm
 from tenancy.models import Organization
 from tenancy.roles import ADMIN_ROLES
 
@@ -26,7 +29,13 @@ def can_use_admin(user) -> bool:
     return any(role in ADMIN_ROLES for role in roles_of(user).values())
 
 
-class OrganizationAdminAuthenticationForm(AdminAuthenticationForm):
+class OrganizationAdminAuthenticationForm(LoginForm):
+    error_messages = {
+        **LoginForm.error_messages,
+        "invalid_login": AdminAuthenticationForm.error_messages["invalid_login"],
+    }
+    required_css_class = "required"
+
     def confirm_login_allowed(self, user):
         AuthenticationForm.confirm_login_allowed(self, user)
         if not can_use_admin(user):
@@ -41,6 +50,12 @@ def administered_organization_ids(user) -> list[int]:
     if user.is_superuser:
         return list(Organization.objects.values_list("pk", flat=True))
     return [org_id for org_id, role in roles_of(user).items() if role in ADMIN_ROLES]
+
+
+def _needs_second_factor(user, organization_ids) -> bool:
+    if user.is_superuser or two_factor.is_satisfied(user):
+        return False
+    return Organization.objects.filter(pk__in=organization_ids, require_two_factor=True).exists()
 
 
 class BeaconAdminSite(admin.AdminSite):
@@ -63,7 +78,12 @@ class BeaconAdminSite(admin.AdminSite):
         def in_tenants(request, *args, **kwargs):
             with transaction.atomic():
                 if can_use_admin(request.user):
-                    rls.set_tenant(administered_organization_ids(request.user))
+                    organization_ids = administered_organization_ids(request.user)
+                    if _needs_second_factor(request.user, organization_ids):
+                        return redirect(
+                            f"{reverse('portal:two-factor')}?next={request.get_full_path()}"
+                        )
+                    rls.set_tenant(organization_ids)
                 response = view(request, *args, **kwargs)
                 if hasattr(response, "render") and not response.is_rendered:
                     response.render()

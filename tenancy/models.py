@@ -33,6 +33,10 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     timezone = TimeZoneField(default="UTC", use_pytz=False)
     is_active = models.BooleanField(default=True)
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text="Owners and admins must confirm their login with an authenticator code.",
+    )
     created_at = models.DateTimeField(default=now, editable=False)
 
     objects = OrganizationQuerySet.as_manager()

@@ -6,6 +6,7 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("account/two-factor/", views.account_two_factor, name="two-factor"),
     path("o/<slug:org>/", views.org_home, name="home"),
     path("o/<slug:org>/teams/", views.team_list, name="team-list"),
     path("o/<slug:org>/teams/<slug:team>/", views.team_detail, name="team-detail"),

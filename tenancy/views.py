@@ -1,11 +1,16 @@
 """Portal pages for the organization shell: home, teams and members."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_otp import login as otp_login
 
-from tenancy import selectors
+from tenancy import audit, selectors, two_factor
 from tenancy.access import org_member_required
+from tenancy.forms import TokenForm
 from tenancy.models import Role, Team
 
 
@@ -87,3 +92,62 @@ def audit_log(request):
             "actions": selectors.audit_actions(organization=request.organization),
         },
     )
+
+
+def _record_everywhere(user, action):
+    for membership in selectors.memberships_of(user=user):
+        audit.record(organization=membership.organization, actor=user, action=action, target=user)
+
+
+def _safe_next(request) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+@login_required
+def account_two_factor(request):
+    """Enrol an authenticator app, confirm this login with it, or remove it."""
+    user = request.user
+    device = two_factor.confirmed_device(user)
+    form = TokenForm(request.POST or None)
+    action = request.POST.get("action")
+    if request.method == "POST" and form.is_valid():
+        token = form.cleaned_data["token"]
+        with transaction.atomic():
+            if device is None and action == "enrol":
+                pending = two_factor.pending_device(user)
+                if pending.verify_token(token):
+                    pending.confirmed = True
+                    pending.save(update_fields=["confirmed"])
+                    otp_login(request, pending)
+                    _record_everywhere(user, "auth.two_factor_enabled")
+                    messages.success(request, "Two-factor authentication is on.")
+                    return redirect(_safe_next(request) or "portal:two-factor")
+                form.add_error("token", "That code is not valid; try the current one.")
+            elif device is not None and action == "verify":
+                if device.verify_token(token):
+                    otp_login(request, device)
+                    return redirect(_safe_next(request) or "portal:index")
+                form.add_error("token", "That code is not valid; try the current one.")
+            elif device is not None and action == "disable":
+                if device.verify_token(token):
+                    device.delete()
+                    _record_everywhere(user, "auth.two_factor_disabled")
+                    messages.success(request, "Two-factor authentication is off.")
+                    return redirect("portal:two-factor")
+                form.add_error("token", "That code is not valid; try the current one.")
+    context = {
+        "device": device,
+        "verified": two_factor.is_satisfied(user),
+        "form": form,
+        "next": _safe_next(request) or "",
+    }
+    if device is None:
+        pending = two_factor.pending_device(user)
+        context["qr_svg"] = two_factor.qr_svg(pending)
+        context["secret"] = two_factor.secret_for_manual_entry(pending)
+    return render(request, "portal/two_factor.html", context)

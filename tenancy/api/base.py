@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 
+from tenancy import two_factor
 from tenancy.access import organization_for
+from tenancy.backends import ApiKeyUser
 
 ACTION_PERMS = {
     "list": "view",
@@ -47,6 +49,15 @@ class OrganizationScopedMixin:
         if request.user.is_authenticated:
             self.organization, self.role = organization_for(request.user, kwargs["org"])
             request.organization = self.organization
+            if (
+                not isinstance(request.user, ApiKeyUser)
+                and two_factor.is_required(self.organization, self.role)
+                and not two_factor.is_satisfied(request.user)
+            ):
+                raise exceptions.PermissionDenied(
+                    "This organization requires two-factor authentication for your role: "
+                    "log in with your authenticator code, or use an API key."
+                )
         super().initial(request, *args, **kwargs)
 
     def required_permission(self) -> str | None:

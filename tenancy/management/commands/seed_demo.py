@@ -42,6 +42,7 @@ ORGANIZATIONS = [
         "slug": "globex",
         "name": "Globex Logistics",
         "timezone": "America/Chicago",
+        "require_two_factor": True,
         "people": [
             ("gina", "Gina", "Lopez", Role.OWNER),
             ("carol", "Carol", "Reyes", Role.RESPONDER),
@@ -84,6 +85,9 @@ class Command(BaseCommand):
             organization = services.organization_create(
                 slug=spec["slug"], name=spec["name"], timezone_name=spec["timezone"]
             )
+            if spec.get("require_two_factor"):
+                organization.require_two_factor = True
+                organization.save(update_fields=["require_two_factor"])
             users = {}
             for username, first, last, role in spec["people"]:
                 users[username] = self._user(username, first, last)
@@ -123,3 +127,7 @@ class Command(BaseCommand):
         for spec in ORGANIZATIONS:
             for username, _first, _last, role in spec["people"]:
                 self.stdout.write(f"  {username:<6} {role.label.lower()} of {spec['slug']}")
+        self.stdout.write(
+            "  (globex requires two-factor authentication of its owners and admins: gina is "
+            "asked to set up an authenticator app)"
+        )

@@ -1,0 +1,182 @@
+import time
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tenancy import two_factor
+from tenancy.models import AuditEvent, Role
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def code(device, steps_ahead=0):
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return str(totp.token()).zfill(device.digits)
+
+
+def enrolled(user):
+    return TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+
+
+def login(client, username, token="", path="login"):
+    return client.post(
+        reverse(path), {"username": username, "password": PASSWORD, "otp_token": token}
+    )
+
+
+@pytest.fixture
+def strict_org(org):
+    org.require_two_factor = True
+    org.save()
+    return org
+
+
+def test_enrolment_shows_a_local_qr_code_and_confirms_with_a_code(client_for, member, org):
+    user = member(Role.RESPONDER)
+    client = client_for(user)
+    page = client.get(reverse("portal:two-factor")).content.decode()
+    assert "<svg" in page
+    pending = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert two_factor.secret_for_manual_entry(pending) in page
+    assert "http" not in page.split("<svg", 1)[1].split("</svg>", 1)[0].replace(
+        "http://www.w3.org", ""
+    )
+    wrong = client.post(reverse("portal:two-factor"), {"action": "enrol", "token": "000000"})
+    assert "not valid" in wrong.content.decode()
+    assert not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def test_enrolment_turns_it_on_and_is_audited(client_for, member, org, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = member(Role.RESPONDER)
+    client = client_for(user)
+    client.get(reverse("portal:two-factor"))
+    pending = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post(
+        reverse("portal:two-factor"), {"action": "enrol", "token": code(pending)}
+    )
+    assert response.status_code == 302
+    assert TOTPDevice.objects.get(user=user).confirmed
+    assert (
+        AuditEvent.objects.for_org(org)
+        .filter(action="auth.two_factor_enabled", actor=user)
+        .exists()
+    )
+
+
+def test_login_then_needs_the_code(client, member, org, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = member(Role.RESPONDER)
+    device = enrolled(user)
+    missing = login(client, user.username)
+    assert missing.status_code == 200
+    assert "6-digit code" in missing.content.decode()
+    wrong = login(client, user.username, "123456")
+    assert "not valid" in wrong.content.decode()
+    failed = AuditEvent.objects.for_org(org).filter(action="auth.login_failed")
+    assert failed.count() == 1
+    assert login(client, user.username, code(device)).status_code == 302
+    session_user = client.get(reverse("portal:home", kwargs={"org": org.slug})).wsgi_request.user
+    assert session_user.is_verified()
+
+
+def test_wrong_codes_count_towards_the_lockout(client, member, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = member()
+    device = enrolled(user)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(client, user.username, "111111")
+    assert login(client, user.username, code(device)).status_code == 429
+
+
+def test_required_two_factor_sends_owners_and_admins_to_enrol(client_for, member, strict_org):
+    for role in (Role.OWNER, Role.ADMIN):
+        client = client_for(member(role))
+        home = reverse("portal:home", kwargs={"org": strict_org.slug})
+        response = client.get(home)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("portal:two-factor"))
+        admin = client.get(reverse("admin:index"))
+        assert admin.status_code == 302
+        assert admin["Location"].startswith(reverse("portal:two-factor"))
+
+
+def test_required_two_factor_does_not_touch_other_roles_or_keys(
+    client_for, api_client_for, api_key_for, member, strict_org
+):
+    home = reverse("portal:home", kwargs={"org": strict_org.slug})
+    assert client_for(member(Role.RESPONDER)).get(home).status_code == 200
+    url = reverse("organization", kwargs={"org": strict_org.slug})
+    assert api_client_for(api_key_for(Role.OWNER)).get(url).status_code == 200
+
+
+def test_required_two_factor_refuses_unverified_api_sessions(api_client_for, member, strict_org):
+    response = api_client_for(member(Role.OWNER)).get(
+        reverse("organization", kwargs={"org": strict_org.slug})
+    )
+    assert response.status_code == 403
+    assert "two-factor" in response.json()["detail"]
+
+
+def test_a_verified_login_reaches_the_strict_organization(client, member, strict_org):
+    owner = member(Role.OWNER)
+    device = enrolled(owner)
+    assert login(client, owner.username, code(device)).status_code == 302
+    assert client.get(reverse("portal:home", kwargs={"org": strict_org.slug})).status_code == 200
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_enrolling_mid_session_continues_where_the_user_was_going(
+    client_for, member, strict_org, settings
+):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    owner = member(Role.OWNER)
+    client = client_for(owner)
+    home = reverse("portal:home", kwargs={"org": strict_org.slug})
+    client.get(f"{reverse('portal:two-factor')}?next={home}")
+    pending = TOTPDevice.objects.get(user=owner, confirmed=False)
+    response = client.post(
+        reverse("portal:two-factor"), {"action": "enrol", "token": code(pending), "next": home}
+    )
+    assert response["Location"] == home
+    assert client.get(home).status_code == 200
+
+
+def test_the_admin_login_asks_for_the_code(client, member, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    admin = member(Role.ADMIN)
+    device = enrolled(admin)
+    page = client.get(reverse("admin:login")).content.decode()
+    assert 'name="otp_token"' in page
+    assert login(client, admin.username, path="admin:login").status_code == 200
+    assert login(client, admin.username, code(device), path="admin:login").status_code == 302
+
+
+def test_turning_it_off_needs_a_code_and_is_audited(client, member, org, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = member(Role.RESPONDER)
+    device = enrolled(user)
+    login(client, user.username, code(device))
+    refused = client.post(reverse("portal:two-factor"), {"action": "disable", "token": "000000"})
+    assert refused.status_code == 200
+    assert TOTPDevice.objects.filter(user=user).exists()
+    client.post(reverse("portal:two-factor"), {"action": "disable", "token": code(device, 1)})
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert AuditEvent.objects.for_org(org).filter(action="auth.two_factor_disabled").exists()
+
+
+def test_unsafe_next_targets_are_ignored(client_for, member, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = member()
+    client = client_for(user)
+    client.get(reverse("portal:two-factor"))
+    pending = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post(
+        reverse("portal:two-factor"),
+        {"action": "enrol", "token": code(pending), "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("portal:two-factor")
