@@ -38,7 +38,7 @@ def provisioning_uri(device: TOTPDevice) -> str:
 def qr_svg(device: TOTPDevice) -> str:
     """The provisioning URI as an inline SVG QR code (nothing fetched from elsewhere)."""
     return segno.make(provisioning_uri(device), error="m").svg_inline(
-        scale=5, title="Scan with your authenticator app"
+        omitsize=True, border=2, title="Scan with your authenticator app"
     )
 
 
