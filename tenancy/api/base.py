@@ -60,6 +60,14 @@ class OrganizationScopedMixin:
                 )
         super().initial(request, *args, **kwargs)
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Render inside the request's transaction: the browsable API queries while it
+        # renders, and row-level security shows nothing once the transaction is over.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if hasattr(response, "render") and not response.is_rendered:
+            response.render()
+        return response
+
     def required_permission(self) -> str | None:
         method = self.request.method.lower()
         if not hasattr(self, method):

@@ -200,3 +200,51 @@ def test_api_docs_load_without_leaving_the_host(page, live_server):
     assert "Beacon API" in title.inner_text()
     page.locator(".opblock-summary-path", has_text="/api/v1/orgs/{org}/teams/").first.wait_for()
     assert off_host == []
+
+
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    import base64
+    import time
+
+    from django_otp.oath import TOTP
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    totp = TOTP(key)
+    totp.time = time.time() + steps_ahead * 30
+    return str(totp.token()).zfill(6)
+
+
+def test_two_factor_enrolment_then_login_with_a_code_and_no_csp_violations(page, two_orgs):
+    """dave (an admin) turns on two-factor authentication, then logs in with a code."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    log_in(page, "dave", PASSWORD)
+    page.wait_for_url("**/o/acme/")
+    for path in ("/admin/", "/admin/tenancy/team/", "/api/docs/"):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+
+    page.goto("/o/acme/")
+    page.get_by_role("link", name="Dave Kim").click()
+    page.wait_for_url("**/account/two-factor/")
+    assert page.locator(".qr svg").is_visible()
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label("Code from your authenticator app").fill(totp_code(secret))
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    assert "Two-factor authentication is on." in page.get_by_role("status").inner_text()
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/accounts/login/")
+    log_in(page, "dave", PASSWORD)
+    assert "6-digit code" in page.get_by_role("alert").inner_text()
+    page.get_by_label("Username").fill("dave")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Authentication code").fill(totp_code(secret, steps_ahead=1))
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/o/acme/")
+    assert violations == []
