@@ -110,9 +110,16 @@ class OrganizationScopedAdminMixin:
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
         org_ids = self.scoped_org_ids(request)
-        if (org_ids is None or len(org_ids) > 1) and "organization" not in filters:
-            filters.insert(0, "organization")
+        if org_ids is None or len(org_ids) > 1:
+            # Offer only the organizations that the (scoped) list itself contains.
+            filters.insert(0, ("organization", admin.RelatedOnlyFieldListFilter))
         return filters
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and "organization" not in fields:
+            fields.append("organization")  # rows never move between organizations
+        return fields
 
 
 def _changes(form):
@@ -159,9 +166,20 @@ class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
             self._audit(request, obj, "deleted", before={"parent": str(form.instance)})
 
 
+class TenantInlineFormSet(BaseInlineFormSet):
+    """Existing rows are looked up inside the parent's organization only."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        pk_field = form.fields.get(self._pk_field.name)
+        if pk_field is not None and hasattr(pk_field, "queryset"):
+            pk_field.queryset = self.model.objects.for_org(self.instance.organization_id)
+
+
 class TenantInline(OrganizationScopedAdminMixin, admin.TabularInline):
     """Inline rows take their organization from the parent object."""
 
+    formset = TenantInlineFormSet
     exclude = ["organization"]
     extra = 0
 
@@ -212,7 +230,8 @@ class OrganizationAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
+        # Organizations are deactivated, never deleted here: their audit log stays.
+        return False
 
     def save_model(self, request, obj, form, change):
         before, after = _changes(form)
@@ -257,6 +276,14 @@ class MembershipAdminForm(forms.ModelForm):
             existing = Membership.objects.for_org(organization).filter(user__username=username)
             if existing.exists():
                 self.add_error("username", f"{username} is a member already.")
+            user = User.objects.filter(username=username).first()
+            email = cleaned.get("email") or ""
+            if user is not None and user.email.casefold() != email.casefold():
+                self.add_error(
+                    "username",
+                    "That username is taken. To add an existing user, give their e-mail "
+                    "address too.",
+                )
         try:
             services.membership_validate(
                 organization=organization,
@@ -306,14 +333,27 @@ class MembershipAdmin(TenantAdmin):
                 role=obj.role,
             )
             return
-        username = form.cleaned_data["username"]
-        user = User.objects.filter(username=username).first() or services.user_create(
-            username=username, email=form.cleaned_data.get("email", "")
+        created = services.member_add(
+            organization=organization,
+            actor=request.user,
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data.get("email", ""),
+            role=obj.role,
         )
-        created = services.membership_create(
-            organization=organization, actor=request.user, user=user, role=obj.role
-        )
-        obj.pk, obj.user = created.pk, user
+        obj.pk, obj.user = created.pk, created.user
+
+    def has_delete_permission(self, request, obj=None):
+        if not super().has_delete_permission(request, obj):
+            return False
+        if obj is None or obj.role != Role.OWNER:
+            return True
+        try:
+            services.membership_validate(
+                organization=obj.organization, actor=request.user, membership=obj, role=""
+            )
+        except DomainError:
+            return False  # only owners remove owners, and never the last one
+        return True
 
     def delete_model(self, request, obj):
         services.membership_remove(
@@ -328,14 +368,18 @@ class MembershipAdmin(TenantAdmin):
                 self.message_user(request, f"{membership}: {exc.message}", messages.ERROR)
 
 
-class TeamMembershipFormSet(BaseInlineFormSet):
+class TeamMembershipFormSet(TenantInlineFormSet):
     def clean(self):
         super().clean()
         organization_id = self.instance.organization_id
+        seen = set()
         for form in self.forms:
             user = form.cleaned_data.get("user") if hasattr(form, "cleaned_data") else None
             if user is None or form.cleaned_data.get("DELETE"):
                 continue
+            if user.pk in seen:
+                form.add_error("user", "This person is in the team already.")
+            seen.add(user.pk)
             if not Membership.objects.filter(organization_id=organization_id, user=user).exists():
                 form.add_error("user", "Only members of the organization can join its teams.")
 
@@ -443,7 +487,7 @@ class AuditEventAdmin(TenantAdmin):
     list_filter = ["action"]
     search_fields = ["actor_label", "action", "target_label", "ip_address"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields if f.name != "actor"]
     show_full_result_count = False
 
     @admin.display(description="IP", ordering="ip_address")

@@ -53,7 +53,7 @@ def administered_organization_ids(user) -> list[int]:
 
 
 def _needs_second_factor(user, organization_ids) -> bool:
-    if user.is_superuser or two_factor.is_satisfied(user):
+    if two_factor.is_satisfied(user):
         return False
     return Organization.objects.filter(pk__in=organization_ids, require_two_factor=True).exists()
 

@@ -286,8 +286,14 @@ class AuditQuerySet(TenantQuerySet):
 class AuditEvent(TenantModel):
     """An append-only record of a security-relevant action in one organization."""
 
+    # No database constraint and no cascade: deleting a user must not rewrite the log.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=200, help_text="Who, as it was at the time.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)

@@ -103,6 +103,31 @@ def membership_create(*, organization, actor, user, role: str = Role.REPORTER) -
 
 
 @rls.in_tenant
+def member_add(
+    *,
+    organization,
+    actor,
+    username: str,
+    email: str = "",
+    role: str = Role.REPORTER,
+    password: str | None = None,
+) -> Membership:
+    """Adds a person by username: a new user is created, an existing one must be named
+    by their e-mail address too, so that adding someone reveals nothing about users the
+    caller does not already know. One transaction: a refusal leaves no user behind."""
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = user_create(username=username, email=email, password=password)
+    elif password or not email or user.email.casefold() != email.casefold():
+        raise Conflict(
+            "That username is taken. To add an existing user, give their e-mail address "
+            "too (and no password).",
+            field="username",
+        )
+    return membership_create(organization=organization, actor=actor, user=user, role=role)
+
+
+@rls.in_tenant
 def membership_change_role(*, organization, actor, membership: Membership, role: str):
     if role == membership.role:
         return membership

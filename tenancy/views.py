@@ -1,5 +1,7 @@
 """Portal pages for the organization shell: home, teams and members."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -74,7 +76,7 @@ def audit_log(request):
     action = request.GET.get("action", "")[:64]
     q = request.GET.get("q", "").strip()[:100]
     before = request.GET.get("before", "")
-    before_id = int(before) if before.isdigit() else None
+    before_id = int(before) if re.fullmatch(r"[0-9]{1,18}", before) else None
     events = list(
         selectors.audit_events(
             organization=request.organization, action=action, q=q, before_id=before_id

@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 
-from core.errors import DomainError
 from tenancy import services
 from tenancy.api.base import OrganizationScopedMixin
 from tenancy.api.serializers import (
@@ -157,7 +156,8 @@ class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     """People in the organization and their roles.
 
     Adding a username that does not exist yet creates the user (with ``email`` and an
-    optional ``password``). Only owners can make, change or remove owners, and an
+    optional ``password``); an existing user is added only when ``email`` matches theirs.
+    Only owners can make, change or remove owners, and an
     organization always keeps one owner.
     """
 
@@ -188,21 +188,13 @@ class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         serializer = MemberSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        username = data["user"]["username"]
-        user = User.objects.filter(username=username).first()
-        if user is not None and data.get("password"):
-            raise DomainError(
-                "A password can only be set for a new user; this user exists already.",
-                field="password",
-            )
-        if user is None:
-            user = services.user_create(
-                username=username,
-                email=data["user"].get("email", ""),
-                password=data.get("password"),
-            )
-        membership = services.membership_create(
-            organization=self.organization, actor=request.user, user=user, role=data["role"]
+        membership = services.member_add(
+            organization=self.organization,
+            actor=request.user,
+            username=data["user"]["username"],
+            email=data["user"].get("email", ""),
+            role=data["role"],
+            password=data.get("password"),
         )
         membership = self.get_queryset().get(pk=membership.pk)
         return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)

@@ -221,3 +221,127 @@ def test_superuser_sees_every_organization(client_for, make_user, org, other_org
     content = client_for(root).get(changelist_url(Team)).content.decode()
     assert "Our team" in content
     assert "Their team" in content
+
+
+def inline(prefix, rows, initial=0):
+    data = {f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": initial}
+    for index, row in enumerate(rows):
+        data.update({f"{prefix}-{index}-{key}": value for key, value in row.items()})
+    return data
+
+
+def test_editing_a_team_with_members(client_for, member, org):
+    admin_user = member(Role.ADMIN)
+    responder = member(Role.RESPONDER)
+    team = services.team_create(organization=org, actor=None, slug="db", name="Databases")
+    place = services.team_member_add(organization=org, actor=None, team=team, user=responder)
+    client = client_for(admin_user)
+    response = client.post(
+        change_url(team),
+        {
+            "slug": "db",
+            "name": "Database SRE",
+            "description": "",
+            **inline(
+                "memberships",
+                [{"id": place.pk, "team": team.pk, "user": responder.pk, "role": "lead"}],
+                initial=1,
+            ),
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    team.refresh_from_db()
+    place.refresh_from_db()
+    assert (team.name, place.role) == ("Database SRE", "lead")
+
+
+def test_a_foreign_row_id_in_an_inline_is_refused(client_for, member, org, other_org):
+    theirs = services.team_create(organization=other_org, actor=None, slug="x", name="X")
+    stranger = member(Role.RESPONDER, organization=other_org)
+    foreign_place = services.team_member_add(
+        organization=other_org, actor=None, team=theirs, user=stranger
+    )
+    team = services.team_create(organization=org, actor=None, slug="db", name="Databases")
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        change_url(team),
+        {
+            "slug": "db",
+            "name": "Databases",
+            "description": "",
+            **inline(
+                "memberships",
+                [{"id": foreign_place.pk, "team": team.pk, "user": stranger.pk, "role": "lead"}],
+                initial=1,
+            ),
+        },
+    )
+    assert response.status_code == 200
+    foreign_place.refresh_from_db()
+    assert (foreign_place.team, foreign_place.role) == (theirs, "member")
+
+
+def test_the_same_person_twice_in_a_team_is_a_form_error(client_for, member, org):
+    responder = member(Role.RESPONDER)
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_team_add"),
+        {
+            "organization": org.pk,
+            "slug": "db",
+            "name": "Databases",
+            **inline("memberships", [{"user": responder.pk}, {"user": responder.pk}]),
+        },
+    )
+    assert response.status_code == 200
+    assert "in the team already" in response.content.decode()
+    assert not Team.objects.unscoped().filter(slug="db").exists()
+
+
+def test_admin_of_two_organizations(client_for, member, make_org, org, other_org, teams):
+    hidden = make_org("initech", "Initech Secret")
+    services.team_create(organization=hidden, actor=None, slug="h", name="Hidden team")
+    user = member(Role.ADMIN)
+    services.membership_create(organization=other_org, actor=None, user=user, role=Role.ADMIN)
+    client = client_for(user)
+    listing = client.get(changelist_url(Team)).content.decode()
+    assert "Our team" in listing
+    assert "Their team" in listing
+    assert "Hidden team" not in listing
+    assert "Initech Secret" not in listing  # not even as a filter choice
+    # A team cannot be moved to the other organization.
+    response = client.post(
+        change_url(teams["ours"]),
+        {"organization": other_org.pk, "slug": "ours", "name": "Our team", "description": ""}
+        | inline("memberships", []),
+    )
+    assert response.status_code == 302
+    assert Team.objects.unscoped().get(pk=teams["ours"].pk).organization == org
+
+
+def test_owner_memberships_cannot_be_deleted_by_admins_or_when_last(client_for, member, org):
+    owner = member(Role.OWNER, username="solo")
+    membership = Membership.objects.for_org(org).get(user=owner)
+    delete = reverse("admin:tenancy_membership_delete", args=[membership.pk])
+    assert client_for(member(Role.ADMIN)).post(delete, {"post": "yes"}).status_code == 403
+    assert client_for(owner).post(delete, {"post": "yes"}).status_code == 403
+    assert Membership.objects.for_org(org).filter(pk=membership.pk).exists()
+    second = member(Role.OWNER)
+    assert client_for(second).post(delete, {"post": "yes"}).status_code == 302
+    assert not Membership.objects.for_org(org).filter(pk=membership.pk).exists()
+
+
+def test_superusers_also_need_a_second_factor_where_required(client_for, make_user, org):
+    org.require_two_factor = True
+    org.save()
+    root = make_user("root", is_superuser=True, is_staff=True)
+    response = client_for(root).get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("portal:two-factor"))
+
+
+def test_organizations_are_never_deleted_in_the_admin(client_for, make_user, org):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    delete = reverse("admin:tenancy_organization_delete", args=[org.pk])
+    assert client_for(root).post(delete, {"post": "yes"}).status_code == 403
+    assert Organization.objects.filter(pk=org.pk).exists()

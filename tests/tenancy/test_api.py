@@ -1,10 +1,12 @@
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tenancy import services
 from tenancy.models import Membership, Role, Team, TeamMembership
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 
 def url(org, name="organization", **kwargs):
@@ -262,11 +264,13 @@ def test_team_list_is_cursor_paginated(api_client_for, member, org):
 
 
 def test_page_size_is_capped(api_client_for, member, org):
-    for index in range(3):
-        services.team_create(organization=org, actor=None, slug=f"t{index}", name=f"T{index}")
+    Team.objects.bulk_create(
+        Team(organization=org, slug=f"t{index:03}", name=f"T{index}") for index in range(105)
+    )
     response = api_client_for(member()).get(url(org, "team-list"), {"page_size": 100000})
     assert response.status_code == 200
-    assert len(response.json()["results"]) == 3
+    assert len(response.json()["results"]) == 100
+    assert response.json()["next"]
 
 
 # --- members ------------------------------------------------------------------------------
@@ -275,7 +279,10 @@ def test_page_size_is_capped(api_client_for, member, org):
 def test_admin_adds_existing_and_new_users(api_client_for, member, make_user, org):
     client = api_client_for(member(Role.ADMIN))
     make_user("existing")
-    added = client.post(url(org, "member-list"), {"username": "existing", "role": "responder"})
+    added = client.post(
+        url(org, "member-list"),
+        {"username": "existing", "email": "EXISTING@example.com", "role": "responder"},
+    )
     assert added.status_code == 201, added.content
     assert added.json()["role"] == "responder"
     created = client.post(
@@ -297,16 +304,45 @@ def test_member_create_bad_input(api_client_for, member, make_user, org):
         ({"username": "x", "email": "not-an-email"}, "email"),
         ({"username": "x" * 500}, "username"),
         ({"username": "weak", "password": "123"}, "password"),
-        ({"username": "existing", "password": "another-long-passphrase"}, "password"),
         ({}, "username"),
     ]
     for body, field in cases:
         response = client.post(url(org, "member-list"), body, format="json")
         assert response.status_code == 400, (body, response.content)
         assert field in response.json(), (body, response.json())
-    duplicate = client.post(url(org, "member-list"), {"username": "existing"})
-    assert duplicate.status_code == 201
-    assert client.post(url(org, "member-list"), {"username": "existing"}).status_code == 409
+    body = {"username": "existing", "email": "existing@example.com"}
+    assert client.post(url(org, "member-list"), body).status_code == 201
+    assert client.post(url(org, "member-list"), body).status_code == 409
+    assert not User.objects.filter(username__in=["x", "weak"]).exists()
+
+
+def test_adding_an_existing_user_reveals_nothing_without_their_email(
+    api_client_for, member, org, other_org
+):
+    member(Role.REPORTER, organization=other_org, username="stranger")
+    client = api_client_for(member(Role.ADMIN))
+    for body in (
+        {"username": "stranger"},
+        {"username": "stranger", "email": "guess@example.com"},
+        {"username": "stranger", "email": "stranger@example.com", "password": "taking-it-over-1"},
+    ):
+        response = client.post(url(org, "member-list"), body)
+        assert response.status_code == 409, body
+        assert set(response.json()) == {"username"}
+        assert "stranger@example.com" not in response.content.decode()
+    assert not Membership.objects.for_org(org).filter(user__username="stranger").exists()
+    stranger = User.objects.get(username="stranger")
+    assert stranger.check_password("a-long-test-password-1")
+
+
+def test_a_refused_member_creation_leaves_no_user_behind(api_client_for, member, org):
+    client = api_client_for(member(Role.ADMIN))
+    response = client.post(
+        url(org, "member-list"),
+        {"username": "newguy", "role": "owner", "password": "a-password-chosen-by-admin"},
+    )
+    assert response.status_code == 403
+    assert not User.objects.filter(username="newguy").exists()
 
 
 def test_only_owners_make_owners(api_client_for, member, org):

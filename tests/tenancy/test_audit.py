@@ -135,6 +135,8 @@ def test_the_app_role_cannot_rewrite_the_log(org):
         rls.set_tenant([org.pk])
         with pytest.raises(Exception, match="permission denied"), transaction.atomic():
             cursor.execute("UPDATE tenancy_auditevent SET action = 'forged'")
+        with pytest.raises(Exception, match="permission denied"), transaction.atomic():
+            cursor.execute("DELETE FROM tenancy_auditevent")
         cursor.execute("SELECT count(*) FROM tenancy_auditevent")
         assert cursor.fetchone() == (1,)
         cursor.execute("RESET ROLE")

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from tenancy import rls, services
-from tenancy.models import Role, Team
+from tenancy.models import AuditEvent, Membership, Role, Team
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -238,3 +238,56 @@ def test_setup_database_roles_sets_a_password(roles):
     assert sql("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = %s", [APP_ROLE]) == [
         (True,)
     ]
+
+
+@pytest.fixture
+def app_role_connection(transactional_db):
+    """The test connection as the app role, each request in a transaction of its own."""
+    call_command("setup_database_roles", "--app-role", APP_ROLE, stdout=io.StringIO())
+    yield lambda: sql(f"SET ROLE {APP_ROLE}")
+    sql("RESET ROLE")
+
+
+def test_each_request_sets_its_own_tenant_as_the_app_role(
+    app_role_connection, org, other_org, make_user, member, api_key_for, api_client_for, client
+):
+    from tests.conftest import log_in
+
+    for organization in (org, other_org):
+        services.team_create(
+            organization=organization, actor=None, slug="ops", name=f"{organization.name} ops"
+        )
+    raw = api_key_for(Role.RESPONDER, organization=org)
+    admin_user = member(Role.ADMIN, organization=org, username="ada")
+    leaver = member(Role.REPORTER, organization=org, username="leaver")
+    root = make_user("root", is_superuser=True, is_staff=True)
+    app_role_connection()
+    assert sql("SELECT current_user") == [(APP_ROLE,)]
+
+    teams = api_client_for(raw).get(reverse("team-list", kwargs={"org": org.slug}))
+    assert [t["name"] for t in teams.json()["results"]] == ["Acme ops"]
+    html = api_client_for(raw).get(
+        reverse("team-list", kwargs={"org": org.slug}), HTTP_ACCEPT="text/html"
+    )
+    assert html.status_code == 200
+    assert "Acme ops" in html.content.decode()
+
+    assert log_in(client, "ada", "a-long-test-password-1")
+    assert client.get(reverse("portal:home", kwargs={"org": org.slug})).status_code == 200
+    changelist = client.get(reverse("admin:tenancy_team_changelist")).content.decode()
+    assert "Acme ops" in changelist
+    assert "Globex ops" not in changelist
+    assert client.get(reverse("portal:home", kwargs={"org": other_org.slug})).status_code == 404
+
+    # A superuser deletes a user: memberships go, the audit log keeps its entries.
+    client.force_login(root)
+    response = client.post(reverse("admin:auth_user_delete", args=[leaver.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    sql("RESET ROLE")
+    assert not Membership.objects.unscoped().filter(user_id=leaver.pk).exists()
+    assert (
+        AuditEvent.objects.for_org(org)
+        .filter(action="member.added", target_label__contains="leaver")
+        .exists()
+    )
+    assert AuditEvent.objects.for_org(org).filter(action="auth.login", actor=admin_user).exists()

@@ -9,7 +9,8 @@ right to create roles; creating a BYPASSRLS role takes a superuser.
   explicitly cross-tenant maintenance only (a job that picks due rows across
   organizations), connected through its own database alias.
 
-Neither role may UPDATE the audit log. Default privileges make tables that later
+Neither role may UPDATE or DELETE the audit log (so organizations are deactivated, not
+deleted, by the processes). Default privileges make tables that later
 migrations create readable by both roles, and every tenant table's row-level security is
 (re)applied. Idempotent.
 """
@@ -71,7 +72,8 @@ class Command(BaseCommand):
         for statement in PRIVILEGES:
             cursor.execute(statement.format(role=role))
         # The audit log is append-only for the processes too.
-        cursor.execute(f"REVOKE UPDATE ON {connection.ops.quote_name(AUDIT_TABLE)} FROM {role}")
+        audit_table = connection.ops.quote_name(AUDIT_TABLE)
+        cursor.execute(f"REVOKE UPDATE, DELETE ON {audit_table} FROM {role}")
 
 
 def _literal(cursor, value: str) -> str:
