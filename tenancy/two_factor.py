@@ -30,14 +30,10 @@ def pending_device(user) -> TOTPDevice:
     return device
 
 
-def provisioning_uri(device: TOTPDevice) -> str:
-    # django-otp's config_url names the issuer from OTP_TOTP_ISSUER.
-    return device.config_url
-
-
 def qr_svg(device: TOTPDevice) -> str:
     """The provisioning URI as an inline SVG QR code (nothing fetched from elsewhere)."""
-    return segno.make(provisioning_uri(device), error="m").svg_inline(
+    # django-otp's config_url is the otpauth:// URI, with OTP_TOTP_ISSUER as the issuer.
+    return segno.make(device.config_url, error="m").svg_inline(
         omitsize=True, border=2, title="Scan with your authenticator app"
     )
 

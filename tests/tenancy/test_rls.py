@@ -291,3 +291,15 @@ def test_each_request_sets_its_own_tenant_as_the_app_role(
         .exists()
     )
     assert AuditEvent.objects.for_org(org).filter(action="auth.login", actor=admin_user).exists()
+
+
+def test_tenant_context_is_how_tasks_and_scripts_see_one_organization(
+    app_role_connection, org, other_org
+):
+    for organization in (org, other_org):
+        services.team_create(organization=organization, actor=None, slug="ops", name="Ops")
+    app_role_connection()
+    with rls.tenant_context(other_org.pk):
+        assert sql("SELECT DISTINCT organization_id FROM tenancy_team") == [(other_org.pk,)]
+    with transaction.atomic():
+        assert sql("SELECT count(*) FROM tenancy_team") == [(0,)]
