@@ -1,0 +1,170 @@
+import inspect
+
+from django.contrib import admin, messages
+
+from core.errors import DomainError
+from incidents import services
+from incidents.models import Category, Incident, PriorityRule, Service, TimelineEntry
+from incidents.states import Status
+from tenancy.admin import TenantAdmin, TenantInline
+
+CREATE_FIELDS = set(inspect.signature(services.incident_create).parameters) - {
+    "organization",
+    "actor",
+}
+
+
+@admin.register(Service)
+class ServiceAdmin(TenantAdmin):
+    list_display = ["name", "slug", "organization", "team", "status"]
+    list_filter = ["status"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["organization", "team"]
+
+
+@admin.register(Category)
+class CategoryAdmin(TenantAdmin):
+    list_display = ["name", "slug", "organization", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(PriorityRule)
+class PriorityRuleAdmin(TenantAdmin):
+    """The organization's impact x urgency matrix; one row per cell."""
+
+    list_display = ["impact", "urgency", "priority", "organization"]
+    list_editable = ["priority"]
+    list_filter = ["impact", "urgency"]
+    ordering = ["organization", "impact", "urgency"]
+
+
+class TimelineInline(TenantInline):
+    model = TimelineEntry
+    fields = ["created_at", "kind", "actor_label", "is_public", "body", "data"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _transition_action(status: str, label: str):
+    def action(modeladmin, request, queryset):
+        done = 0
+        for incident in queryset.select_related("organization"):
+            try:
+                services.incident_transition(
+                    organization=incident.organization,
+                    actor=request.user,
+                    incident=incident,
+                    status=status,
+                    note="From the admin.",
+                )
+                done += 1
+            except DomainError as exc:
+                modeladmin.message_user(
+                    request, f"{incident.reference}: {exc.message}", messages.WARNING
+                )
+        if done:
+            modeladmin.message_user(request, f"{label}: {done} incident(s).")
+
+    action.__name__ = f"transition_to_{status}"
+    return admin.action(description=f"{label} the selected incidents", permissions=["change"])(
+        action
+    )
+
+
+@admin.register(Incident)
+class IncidentAdmin(TenantAdmin):
+    list_display = [
+        "reference",
+        "title",
+        "organization",
+        "status",
+        "priority",
+        "severity",
+        "service",
+        "assignee",
+        "created_at",
+    ]
+    list_filter = ["status", "priority", "severity", "source"]
+    search_fields = ["title", "description", "number"]
+    list_select_related = ["organization", "service", "assignee"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = [
+        "number",
+        "status",
+        "priority",
+        "acknowledged_at",
+        "resolved_at",
+        "closed_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [TimelineInline]
+    actions = [
+        _transition_action(Status.ACKNOWLEDGED, "Acknowledge"),
+        _transition_action(Status.IN_PROGRESS, "Start work on (or reopen)"),
+        _transition_action(Status.ON_HOLD, "Put on hold"),
+        _transition_action(Status.RESOLVED, "Resolve"),
+        _transition_action(Status.CLOSED, "Close"),
+        _transition_action(Status.CANCELLED, "Cancel"),
+    ]
+    fieldsets = [
+        (None, {"fields": ["organization", "number", "title", "description", "status"]}),
+        (
+            "Classification",
+            {"fields": ["category", "impact", "urgency", "priority", "severity", "service"]},
+        ),
+        ("People", {"fields": ["team", "assignee", "reporter", "commander", "comms_lead"]}),
+        (
+            "Times",
+            {
+                "fields": [
+                    "occurred_at",
+                    "detected_at",
+                    "acknowledged_at",
+                    "resolved_at",
+                    "closed_at",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+        ("Resolution", {"fields": ["root_cause", "resolution"]}),
+        ("Origin", {"fields": ["source", "dedup_key", "error_codes", "tags"]}),
+    ]
+
+    @admin.display(description="Number", ordering="number")
+    def reference(self, obj):
+        return obj.reference
+
+    def save_model(self, request, obj, form, change):
+        """Through the same services as the portal and the API, so the timeline is kept."""
+        data = {field: form.cleaned_data[field] for field in form.changed_data}
+        if change:
+            updatable = {k: v for k, v in data.items() if k in services.UPDATABLE}
+            saved = services.incident_update(
+                organization=obj.organization, actor=request.user, incident=obj, **updatable
+            )
+        else:
+            created = {k: v for k, v in data.items() if k in CREATE_FIELDS}
+            saved = services.incident_create(
+                organization=obj.organization, actor=request.user, **created
+            )
+            later = {k: v for k, v in data.items() if k in services.UPDATABLE and k not in created}
+            if later:
+                saved = services.incident_update(
+                    organization=obj.organization, actor=request.user, incident=saved, **later
+                )
+        obj.pk, obj.number = saved.pk, saved.number
+
+    def save_related(self, request, form, formsets, change):
+        """Timeline entries are written by the services; the inline is read-only."""

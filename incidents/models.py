@@ -1,0 +1,267 @@
+"""The incident domain: service catalog, categories, the priority matrix, incidents and
+their immutable timeline. Every row carries its organization."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+
+from incidents.states import OPEN_STATES, Status
+from tenancy.models import Team, TenantModel, TenantQuerySet
+
+
+class Level(models.IntegerChoices):
+    HIGH = 1, "1 – High"
+    MEDIUM = 2, "2 – Medium"
+    LOW = 3, "3 – Low"
+
+
+class Priority(models.IntegerChoices):
+    P1 = 1, "P1 – Critical"
+    P2 = 2, "P2 – High"
+    P3 = 3, "P3 – Moderate"
+    P4 = 4, "P4 – Low"
+    P5 = 5, "P5 – Planning"
+
+
+class Severity(models.TextChoices):
+    SEV1 = "sev1", "SEV1 – Critical"
+    SEV2 = "sev2", "SEV2 – Major"
+    SEV3 = "sev3", "SEV3 – Minor"
+    SEV4 = "sev4", "SEV4 – Low"
+
+
+class Category(TenantModel):
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="category_slug")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Service(TenantModel):
+    class Health(models.TextChoices):
+        OPERATIONAL = "operational", "Operational"
+        DEGRADED = "degraded", "Degraded performance"
+        PARTIAL_OUTAGE = "partial_outage", "Partial outage"
+        MAJOR_OUTAGE = "major_outage", "Major outage"
+        MAINTENANCE = "maintenance", "Under maintenance"
+
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="services",
+        help_text="The team that owns the service and answers for its incidents.",
+    )
+    status = models.CharField(max_length=20, choices=Health.choices, default=Health.OPERATIONAL)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="service_slug")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PriorityRule(TenantModel):
+    """One cell of the organization's impact x urgency -> priority matrix."""
+
+    impact = models.PositiveSmallIntegerField(choices=Level.choices)
+    urgency = models.PositiveSmallIntegerField(choices=Level.choices)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+
+    class Meta:
+        ordering = ["impact", "urgency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "impact", "urgency"], name="priority_rule_cell"
+            )
+        ]
+
+    def __str__(self):
+        return f"impact {self.impact} × urgency {self.urgency} → P{self.priority}"
+
+
+class IncidentSequence(TenantModel):
+    """The last incident number handed out in an organization (row-locked per use)."""
+
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="incident_sequence_org")
+        ]
+
+    def __str__(self):
+        return f"INC-{self.last_number}"
+
+
+class IncidentQuerySet(TenantQuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATES)
+
+
+class Incident(TenantModel):
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        API = "api", "API"
+        ALERT = "alert", "Alert"
+        EMAIL = "email", "E-mail"
+        PHONE = "phone", "Phone"
+
+    number = models.PositiveIntegerField(editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    impact = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.LOW)
+    urgency = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.LOW)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.P5)
+    priority_override_reason = models.CharField(
+        max_length=500, blank=True, help_text="Set when a responder overrides the matrix."
+    )
+    severity = models.CharField(max_length=4, choices=Severity.choices, blank=True)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    comms_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    error_codes = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(default=now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    root_cause = models.TextField(blank=True)
+    resolution = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
+    dedup_key = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(default=now)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="incident_number")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="incident_org_recent"),
+            models.Index(fields=["organization", "status"], name="incident_org_status"),
+            models.Index(fields=["organization", "assignee"], name="incident_org_assignee"),
+            models.Index(fields=["organization", "reporter"], name="incident_org_reporter"),
+        ]
+        permissions = [
+            ("comment_incident", "Can comment on incidents"),
+            ("post_update_incident", "Can post status updates on incidents"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+
+class TimelineEntry(TenantModel):
+    """An immutable record of something that happened to an incident."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        FIELD_CHANGED = "field_changed", "Changed"
+        ASSIGNED = "assigned", "Assigned"
+        PRIORITY_OVERRIDDEN = "priority_overridden", "Priority overridden"
+        COMMENT = "comment", "Comment"
+        STATUS_UPDATE = "status_update", "Status update"
+        NOTIFICATION = "notification", "Notification"
+        AUTOMATION = "automation", "Automation"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=200)
+    is_public = models.BooleanField(
+        default=False, help_text="Shown to the reporter and stakeholders."
+    )
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "timeline entries"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["organization", "incident", "created_at"], name="timeline_incident"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} by {self.actor_label}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Timeline entries are immutable.")
+        super().save(*args, **kwargs)

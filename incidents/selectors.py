@@ -1,0 +1,37 @@
+"""Reads, each starting from the organization and the reader's role."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from incidents.models import Incident, TimelineEntry
+from tenancy.models import Role
+
+
+def incidents_visible(*, organization, user, role: str):
+    """Reporters see the incidents they reported; every other role sees them all."""
+    incidents = Incident.objects.for_org(organization).select_related(
+        "category", "service", "team", "assignee", "reporter", "commander", "comms_lead"
+    )
+    if role == Role.REPORTER:
+        incidents = incidents.filter(reporter_id=getattr(user, "pk", None))
+    return incidents
+
+
+def incident_search(incidents, q: str):
+    q = q.strip()
+    if not q:
+        return incidents
+    match = Q(title__icontains=q) | Q(description__icontains=q)
+    number = q.upper().removeprefix("INC-")
+    if number.isdigit() and len(number) < 10:
+        match |= Q(number=int(number))
+    return incidents.filter(match)
+
+
+def timeline_visible(*, organization, incident, role: str):
+    """Reporters and stakeholders see the public entries; responders see everything."""
+    entries = TimelineEntry.objects.for_org(organization).filter(incident=incident)
+    if role in (Role.REPORTER, Role.STAKEHOLDER):
+        entries = entries.filter(is_public=True)
+    return entries.select_related("actor").order_by("created_at", "id")

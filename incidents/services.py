@@ -1,0 +1,332 @@
+"""Writes to incidents. Each names the organization and the actor and runs in one
+transaction that locks the incident, changes it and appends its timeline entries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import Conflict, DomainError
+from incidents import priority as priority_defaults
+from incidents.models import (
+    Category,
+    Incident,
+    IncidentSequence,
+    PriorityRule,
+    Service,
+    TimelineEntry,
+)
+from incidents.states import Status, allowed_targets
+from tenancy import audit, rls
+
+DEFAULT_CATEGORIES = [
+    ("software", "Software"),
+    ("hardware", "Hardware"),
+    ("network", "Network"),
+    ("security", "Security"),
+    ("service_request", "Service request"),
+    ("other", "Other"),
+]
+
+# Fields a responder may change with incident_update, and how the timeline shows them.
+UPDATABLE = (
+    "title",
+    "description",
+    "category",
+    "impact",
+    "urgency",
+    "severity",
+    "service",
+    "team",
+    "assignee",
+    "commander",
+    "comms_lead",
+    "error_codes",
+    "tags",
+    "occurred_at",
+    "root_cause",
+    "resolution",
+)
+PEOPLE = ("assignee", "commander", "comms_lead")
+
+
+class InvalidTransition(Conflict):
+    def __init__(self, source: str, target: str):
+        self.allowed = list(allowed_targets(source))
+        allowed = ", ".join(self.allowed) or "none (it is final)"
+        super().__init__(
+            f"An incident cannot go from {source} to {target}. Allowed: {allowed}.",
+            field="status",
+            code="invalid_transition",
+        )
+
+    def as_dict(self):
+        return {**super().as_dict(), "allowed": self.allowed}
+
+
+def organization_defaults_create(*, organization) -> None:
+    """Categories, the design's priority matrix and the number sequence of a new tenant."""
+    with transaction.atomic():
+        rls.add_tenant(organization.pk)
+        Category.objects.bulk_create(
+            [Category(organization=organization, slug=s, name=n) for s, n in DEFAULT_CATEGORIES],
+            ignore_conflicts=True,
+        )
+        PriorityRule.objects.bulk_create(
+            [
+                PriorityRule(organization=organization, impact=i, urgency=u, priority=p)
+                for (i, u), p in priority_defaults.DEFAULT_MATRIX.items()
+            ],
+            ignore_conflicts=True,
+        )
+        IncidentSequence.objects.get_or_create(organization=organization)
+
+
+def priority_for(*, organization, impact: int, urgency: int) -> int:
+    rule = PriorityRule.objects.for_org(organization).filter(impact=impact, urgency=urgency).first()
+    if rule is not None:
+        return rule.priority
+    return priority_defaults.DEFAULT_MATRIX[(impact, urgency)]
+
+
+def _next_number(organization) -> int:
+    """The next number, with the sequence row locked until this transaction ends: numbers
+    are unique and, since a rolled-back creation rolls the counter back too, gapless."""
+    sequences = IncidentSequence.objects.for_org(organization)
+    if not sequences.update(last_number=F("last_number") + 1):
+        IncidentSequence.objects.get_or_create(organization=organization)
+        sequences.update(last_number=F("last_number") + 1)
+    return sequences.values_list("last_number", flat=True).get()
+
+
+def _entry(incident, actor, kind, *, body="", data=None, is_public=False) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        organization_id=incident.organization_id,
+        incident=incident,
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=audit.actor_label(actor),
+        body=body,
+        data=data or {},
+        is_public=is_public,
+    )
+
+
+def _locked(organization, incident: Incident) -> Incident:
+    return Incident.objects.for_org(organization).select_for_update().get(pk=incident.pk)
+
+
+def _check_same_organization(organization, **related) -> None:
+    for field, value in related.items():
+        if (
+            value is not None
+            and getattr(value, "organization_id", organization.pk) != organization.pk
+        ):
+            raise DomainError("Not found.", field=field)
+
+
+@rls.in_tenant
+def incident_create(
+    *,
+    organization,
+    actor,
+    title: str,
+    description: str = "",
+    category: Category | None = None,
+    impact: int = 3,
+    urgency: int = 3,
+    severity: str = "",
+    service: Service | None = None,
+    team=None,
+    reporter=None,
+    source: str = Incident.Source.PORTAL,
+    occurred_at: datetime | None = None,
+    detected_at: datetime | None = None,
+    error_codes=(),
+    tags=(),
+    dedup_key: str = "",
+) -> Incident:
+    _check_same_organization(organization, category=category, service=service, team=team)
+    if team is None and service is not None:
+        team = service.team
+    incident = Incident.objects.create(
+        organization=organization,
+        number=_next_number(organization),
+        title=title,
+        description=description,
+        category=category,
+        impact=impact,
+        urgency=urgency,
+        priority=priority_for(organization=organization, impact=impact, urgency=urgency),
+        severity=severity,
+        service=service,
+        team=team,
+        reporter=reporter,
+        source=source,
+        occurred_at=occurred_at,
+        detected_at=detected_at or timezone.now(),
+        error_codes=list(error_codes),
+        tags=list(tags),
+        dedup_key=dedup_key,
+    )
+    _entry(
+        incident,
+        actor,
+        TimelineEntry.Kind.CREATED,
+        data={"priority": incident.priority, "source": source},
+        is_public=True,
+    )
+    return incident
+
+
+@rls.in_tenant
+def incident_transition(
+    *,
+    organization,
+    actor,
+    incident: Incident,
+    status: str,
+    note: str = "",
+    resolution: str | None = None,
+    root_cause: str | None = None,
+) -> Incident:
+    """Moves the incident along the lifecycle; forbidden moves raise InvalidTransition."""
+    incident = _locked(organization, incident)
+    source = incident.status
+    if status not in allowed_targets(source):
+        raise InvalidTransition(source, status)
+    now = timezone.now()
+    fields = ["status", "updated_at"]
+    if resolution is not None:
+        incident.resolution = resolution
+        fields.append("resolution")
+    if root_cause is not None:
+        incident.root_cause = root_cause
+        fields.append("root_cause")
+    if status == Status.RESOLVED:
+        if not incident.resolution.strip() and incident.source != Incident.Source.ALERT:
+            raise DomainError("Say how it was resolved.", field="resolution")
+        incident.resolved_at = now
+        fields.append("resolved_at")
+    if status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS) and incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+        fields.append("acknowledged_at")
+    if status == Status.CLOSED:
+        incident.closed_at = now
+        fields.append("closed_at")
+    if source == Status.RESOLVED and status == Status.IN_PROGRESS:
+        incident.resolved_at = None  # reopened
+        fields.append("resolved_at")
+    incident.status = status
+    incident.updated_at = now
+    incident.save(update_fields=fields)
+    _entry(
+        incident,
+        actor,
+        TimelineEntry.Kind.STATUS_CHANGED,
+        body=note,
+        data={"from": source, "to": status},
+        is_public=True,
+    )
+    return incident
+
+
+def _shown(value):
+    if value is None:
+        return None
+    if hasattr(value, "get_username"):
+        return value.get_username()
+    if hasattr(value, "_meta"):
+        return str(value)
+    return value
+
+
+@rls.in_tenant
+def incident_update(*, organization, actor, incident: Incident, **changes) -> Incident:
+    """Changes fields; the matrix re-derives the priority unless it was overridden."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+    _check_same_organization(
+        organization, **{k: v for k, v in changes.items() if k in ("category", "service", "team")}
+    )
+    incident = _locked(organization, incident)
+    before = {field: getattr(incident, field) for field in changes}
+    changed = [field for field, value in changes.items() if before[field] != value]
+    if not changed:
+        return incident
+    for field in changed:
+        setattr(incident, field, changes[field])
+    fields = [*changed, "updated_at"]
+    if {"impact", "urgency"} & set(changed) and not incident.priority_override_reason:
+        incident.priority = priority_for(
+            organization=organization, impact=incident.impact, urgency=incident.urgency
+        )
+        fields.append("priority")
+    incident.updated_at = timezone.now()
+    incident.save(update_fields=fields)
+    for field in changed:
+        kind = TimelineEntry.Kind.ASSIGNED if field in PEOPLE else TimelineEntry.Kind.FIELD_CHANGED
+        _entry(
+            incident,
+            actor,
+            kind,
+            data={
+                "field": field,
+                "from": _shown(before[field]),
+                "to": _shown(changes[field]),
+            },
+        )
+    return incident
+
+
+@rls.in_tenant
+def incident_override_priority(
+    *, organization, actor, incident: Incident, priority: int, reason: str
+) -> Incident:
+    if not reason.strip():
+        raise DomainError("Give a reason for overriding the priority.", field="reason")
+    incident = _locked(organization, incident)
+    before = incident.priority
+    incident.priority = priority
+    incident.priority_override_reason = reason.strip()
+    incident.updated_at = timezone.now()
+    incident.save(update_fields=["priority", "priority_override_reason", "updated_at"])
+    _entry(
+        incident,
+        actor,
+        TimelineEntry.Kind.PRIORITY_OVERRIDDEN,
+        body=reason.strip(),
+        data={"from": before, "to": priority},
+    )
+    return incident
+
+
+@rls.in_tenant
+def incident_comment(
+    *, organization, actor, incident: Incident, body: str, is_public: bool = False
+) -> TimelineEntry:
+    if not body.strip():
+        raise DomainError("Write something.", field="body")
+    return _entry(incident, actor, TimelineEntry.Kind.COMMENT, body=body, is_public=is_public)
+
+
+@rls.in_tenant
+def incident_post_update(*, organization, actor, incident: Incident, body: str) -> TimelineEntry:
+    """A public status update for stakeholders."""
+    if not body.strip():
+        raise DomainError("Write the update.", field="body")
+    return _entry(incident, actor, TimelineEntry.Kind.STATUS_UPDATE, body=body, is_public=True)
+
+
+@rls.in_tenant
+def service_create(*, organization, actor, slug: str, name: str, **fields) -> Service:
+    _check_same_organization(organization, team=fields.get("team"))
+    if Service.objects.for_org(organization).filter(slug=slug).exists():
+        raise Conflict(f"A service with slug {slug!r} exists already.", field="slug")
+    service = Service.objects.create(organization=organization, slug=slug, name=name, **fields)
+    audit.record(organization=organization, actor=actor, action="service.created", target=service)
+    return service
