@@ -168,3 +168,5 @@ class IncidentAdmin(TenantAdmin):
 
     def save_related(self, request, form, formsets, change):
         """Timeline entries are written by the services; the inline is read-only."""
+        for formset in formsets:
+            formset.save(commit=False)  # nothing to write; lets the admin log the change
