@@ -14,7 +14,9 @@ def incidents_visible(*, organization, user, role: str):
         "category", "service", "team", "assignee", "reporter", "commander", "comms_lead"
     )
     if role == Role.REPORTER:
-        incidents = incidents.filter(reporter_id=getattr(user, "pk", None))
+        if getattr(user, "pk", None) is None:
+            return incidents.none()  # a reporter key has nobody to have reported anything
+        incidents = incidents.filter(reporter_id=user.pk)
     return incidents
 
 

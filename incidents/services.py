@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -239,6 +239,8 @@ def _shown(value):
         return None
     if hasattr(value, "get_username"):
         return value.get_username()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
     if hasattr(value, "_meta"):
         return str(value)
     return value
@@ -330,3 +332,40 @@ def service_create(*, organization, actor, slug: str, name: str, **fields) -> Se
     service = Service.objects.create(organization=organization, slug=slug, name=name, **fields)
     audit.record(organization=organization, actor=actor, action="service.created", target=service)
     return service
+
+
+SERVICE_FIELDS = ("slug", "name", "description", "team", "status")
+
+
+@rls.in_tenant
+def service_update(*, organization, actor, service: Service, **changes) -> Service:
+    _check_same_organization(organization, team=changes.get("team"))
+    before = audit.snapshot(service, changes)
+    for field, value in changes.items():
+        setattr(service, field, value)
+    try:
+        with transaction.atomic():
+            service.save(update_fields=list(changes))
+    except IntegrityError as exc:
+        raise Conflict("A service with that slug exists already.", field="slug") from exc
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="service.updated",
+        target=service,
+        before=before,
+        after=audit.snapshot(service, changes),
+    )
+    return service
+
+
+@rls.in_tenant
+def service_delete(*, organization, actor, service: Service) -> None:
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="service.deleted",
+        target=service,
+        before=audit.snapshot(service, SERVICE_FIELDS),
+    )
+    service.delete()

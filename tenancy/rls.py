@@ -58,14 +58,46 @@ def tenant_tables() -> list[str]:
     return sorted(model._meta.db_table for model in tenant_models())
 
 
-def protect_tables(tables: Iterable[str], using: str = DEFAULT_DB_ALIAS) -> None:
-    """Enables, forces and (re)creates the policies; idempotent."""
+def _protected(cursor, tables: list[str]) -> set[str]:
+    """Tables that already have both flags and every policy they should have."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_class c WHERE c.relname = ANY(%s) "
+        "AND c.relrowsecurity AND c.relforcerowsecurity "
+        "AND EXISTS (SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname "
+        "AND p.policyname = %s)",
+        [tables, POLICY],
+    )
+    done = {name for (name,) in cursor.fetchall()}
+    cursor.execute(
+        "SELECT tablename, policyname FROM pg_policies WHERE tablename = ANY(%s)", [tables]
+    )
+    policies = set(cursor.fetchall())
+    return {
+        table
+        for table in done
+        if table not in EXTRA_SELECT_POLICIES
+        or (table, EXTRA_SELECT_POLICIES[table][0]) in policies
+    }
+
+
+def protect_tables(
+    tables: Iterable[str], using: str = DEFAULT_DB_ALIAS, *, force: bool = False
+) -> None:
+    """Enables, forces and creates the policies of tables that lack them; idempotent.
+
+    A table that is protected already is left alone (no ALTER TABLE), unless ``force``
+    re-creates its policies, e.g. after the policy expression changed.
+    """
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
     quote = connection.ops.quote_name
+    tables = list(tables)
     with connection.cursor() as cursor:
+        skip = set() if force else _protected(cursor, tables)
         for table in tables:
+            if table in skip:
+                continue
             name = quote(table)
             cursor.execute(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
             cursor.execute(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY")

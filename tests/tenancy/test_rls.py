@@ -58,8 +58,16 @@ def as_role(name):
 
 @pytest.fixture
 def two_tenants(org, other_org, member, api_key_for):
-    """A team, a member, a team place and a key in each organization."""
+    """A row in every tenant table of each organization."""
+    from incidents import services as incident_services
+
     for organization in (org, other_org):
+        service = incident_services.service_create(
+            organization=organization, actor=None, slug="web", name="Web"
+        )
+        incident_services.incident_create(
+            organization=organization, actor=None, title="Down", service=service
+        )
         team = services.team_create(
             organization=organization, actor=None, slug="ops", name=f"{organization.name} ops"
         )
