@@ -264,6 +264,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "tenancy.models.Role",
         "TeamRoleEnum": "tenancy.models.TeamMembership.TeamRole",
+        "IncidentStatusEnum": "incidents.states.Status",
+        "ServiceHealthEnum": "incidents.models.Service.Health",
+        "LevelEnum": "incidents.models.Level",
+        "PriorityEnum": "incidents.models.Priority",
+        "SeverityEnum": "incidents.models.Severity",
     },
 }
 

@@ -11,12 +11,17 @@ import pytest
 from django.db.models import F, ForeignKey, Q
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from incidents import services as incident_services
 from tenancy import rls, services
 from tenancy.models import AuditEvent, Role, TenantModel
 
 pytestmark = pytest.mark.django_db
 
 METHODS = ["get", "post", "put", "patch", "delete"]
+# Namespaces of the portal's pages (session login), as opposed to the API's routes.
+PORTAL_NAMESPACES = ("portal:", "incidents:")
+# Identifiers that exist nowhere; an integer where the route converts to one.
+MISSING = {"number": "999999"}
 
 
 def walk(patterns=None, prefix="", namespace=None):
@@ -47,6 +52,14 @@ def foreign(other_org, member, api_key_for):
     team = services.team_create(organization=other_org, actor=None, slug="secret", name="Secret")
     user = member(Role.OWNER, organization=other_org, username="stranger")
     services.team_member_add(organization=other_org, actor=None, team=team, user=user)
+    incident_services.service_create(
+        organization=other_org, actor=None, slug="secret", name="Secret", team=team
+    )
+    # Several incidents, so the other organization's newest number is one `org` never has.
+    for index in range(3):
+        incident = incident_services.incident_create(
+            organization=other_org, actor=None, title=f"Secret incident {index}", reporter=user
+        )
     event = AuditEvent.objects.for_org(other_org).latest("id")
     return {
         "org": other_org.slug,
@@ -54,6 +67,7 @@ def foreign(other_org, member, api_key_for):
         "team": "secret",
         "username": "stranger",
         "pk": str(event.pk),
+        "number": str(incident.number),
     }
 
 
@@ -88,7 +102,7 @@ def test_every_organization_route_answers_404_to_another_organizations_owner(
     client = api_client_for(principal)
     before = snapshot()
     for name, groups in organization_routes().items():
-        if credential == "api_key" and name.startswith("portal:"):
+        if credential == "api_key" and name.startswith(PORTAL_NAMESPACES):
             continue  # keys authenticate the API only; the portal sends them to log in
         unknown = groups - set(foreign)
         assert not unknown, f"{name}: give the walk a foreign value for {unknown}"
@@ -104,7 +118,10 @@ def test_every_organization_route_answers_404_to_another_organizations_owner(
         if groups - {"org"}:
             own = reverse(name, kwargs={g: org.slug if g == "org" else foreign[g] for g in groups})
             missing = reverse(
-                name, kwargs={g: org.slug if g == "org" else "no-such-thing" for g in groups}
+                name,
+                kwargs={
+                    g: org.slug if g == "org" else MISSING.get(g, "no-such-thing") for g in groups
+                },
             )
             for method in METHODS:
                 response = getattr(client, method)(own, foreign_body(foreign), format="json")
@@ -124,7 +141,7 @@ def test_foreign_identifiers_in_bodies_never_link_organizations(
     principal = member(Role.OWNER) if credential == "session" else api_key_for(Role.OWNER)
     client = api_client_for(principal)
     for name, groups in organization_routes().items():
-        if groups - {"org", "team"} or name.startswith("portal:"):
+        if groups - {"org", "team"} or name.startswith(PORTAL_NAMESPACES):
             continue  # collections only: detail routes were walked above
         kwargs = {"org": org.slug, **({"team": "ours"} if "team" in groups else {})}
         response = client.post(reverse(name, kwargs=kwargs), foreign_body(foreign), format="json")

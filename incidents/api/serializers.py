@@ -1,0 +1,343 @@
+"""Parse and render incidents, their timeline, the service catalog and categories.
+
+Every field that names another object (a slug, a username) resolves only inside the
+request's organization: serializers narrow their querysets from ``context["organization"]``,
+so another organization's object is "not found" exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents.models import Category, Incident, Priority, Service, TimelineEntry
+from incidents.states import Status, allowed_targets
+from tenancy.models import Team
+
+User = get_user_model()
+
+TEXT_MAX_LENGTH = 50_000
+BODY_MAX_LENGTH = 20_000
+LABEL_MAX_LENGTH = 64
+LABELS_MAX = 50
+SLUG_RE = re.compile(r"[-\w]+", re.ASCII)
+USERNAME_RE = re.compile(r"[\w.@+-]+")
+
+
+class OrganizationSlugField(serializers.SlugRelatedField):
+    """A slug or username that resolves only among the organization's own objects.
+
+    The queryset is narrowed by the serializer; anything outside it is "not found". Values
+    that cannot be an identifier at all (too long, odd characters, NUL bytes) are "not found"
+    without asking the database; values that are not strings are "invalid".
+    """
+
+    default_error_messages = {
+        "does_not_exist": "Not found.",
+        "invalid": "Expected a string.",
+    }
+
+    def __init__(self, *, max_length: int = 50, pattern: re.Pattern = SLUG_RE, **kwargs):
+        self.max_length = max_length
+        self.pattern = pattern
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if len(data) > self.max_length or not self.pattern.fullmatch(data):
+            self.fail("does_not_exist")
+        return super().to_internal_value(data)
+
+
+def _slug_field(model, **kwargs) -> OrganizationSlugField:
+    return OrganizationSlugField(
+        slug_field="slug",
+        queryset=model.objects.none(),
+        required=False,
+        allow_null=True,
+        **kwargs,
+    )
+
+
+def _user_field(**kwargs) -> OrganizationSlugField:
+    return OrganizationSlugField(
+        slug_field="username",
+        queryset=User.objects.none(),
+        max_length=150,
+        pattern=USERNAME_RE,
+        required=False,
+        allow_null=True,
+        **kwargs,
+    )
+
+
+def _labels(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=LABEL_MAX_LENGTH),
+        max_length=LABELS_MAX,
+        required=False,
+        help_text=f"{help_text} At most {LABELS_MAX}, each up to {LABEL_MAX_LENGTH} characters.",
+    )
+
+
+def _text(**kwargs) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=TEXT_MAX_LENGTH, allow_blank=True, required=False, **kwargs
+    )
+
+
+def narrow_to_organization(serializer: serializers.Serializer) -> None:
+    """Points every slug/username field of the serializer at the organization's objects."""
+    organization = serializer.context.get("organization")
+    if organization is None:
+        return  # schema generation
+    querysets = {
+        Category: Category.objects.for_org(organization).filter(is_active=True),
+        Service: Service.objects.for_org(organization),
+        Team: Team.objects.for_org(organization),
+        User: User.objects.filter(memberships__organization=organization),
+    }
+    for field in serializer.fields.values():
+        if isinstance(field, OrganizationSlugField):
+            field.queryset = querysets[field.queryset.model]
+
+
+# --- incidents ----------------------------------------------------------------------------
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """An incident as the API shows it (read-only)."""
+
+    reference = serializers.CharField(read_only=True, help_text="INC-<number>.")
+    allowed_transitions = serializers.SerializerMethodField(
+        help_text="Statuses a PATCH of `status` may move the incident to."
+    )
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    comms_lead = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    error_codes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "number",
+            "reference",
+            "title",
+            "description",
+            "status",
+            "allowed_transitions",
+            "category",
+            "impact",
+            "urgency",
+            "priority",
+            "priority_override_reason",
+            "severity",
+            "service",
+            "team",
+            "assignee",
+            "reporter",
+            "commander",
+            "comms_lead",
+            "error_codes",
+            "tags",
+            "occurred_at",
+            "detected_at",
+            "acknowledged_at",
+            "resolved_at",
+            "closed_at",
+            "root_cause",
+            "resolution",
+            "source",
+            "dedup_key",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(Status.choices)))
+    def get_allowed_transitions(self, obj) -> list[str]:
+        return list(allowed_targets(obj.status))
+
+
+class IncidentWriteSerializer(serializers.ModelSerializer):
+    """Fields a client may set; querysets narrowed to the organization."""
+
+    description = _text(help_text="Markdown.")
+    category = _slug_field(Category, help_text="Category slug (active categories only).")
+    service = _slug_field(Service, help_text="Service slug.")
+    team = _slug_field(Team, help_text="Team slug; defaults to the service's team.")
+    error_codes = _labels("Error codes.")
+    tags = _labels("Tags.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        narrow_to_organization(self)
+
+
+class IncidentCreateSerializer(IncidentWriteSerializer):
+    source = serializers.ChoiceField(
+        choices=[
+            (value, label)
+            for value, label in Incident.Source.choices
+            if value != Incident.Source.ALERT
+        ],
+        default=Incident.Source.API,
+        help_text="Where the report came from; alerts arrive through the ingestion endpoints.",
+    )
+    detected_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "title",
+            "description",
+            "category",
+            "impact",
+            "urgency",
+            "severity",
+            "service",
+            "team",
+            "occurred_at",
+            "detected_at",
+            "error_codes",
+            "tags",
+            "source",
+            "dedup_key",
+        ]
+
+
+class IncidentUpdateSerializer(IncidentWriteSerializer):
+    """A PATCH: fields, a status change (with ``note``) and a priority override, any mix."""
+
+    assignee = _user_field(help_text="Username of a member of the organization.")
+    commander = _user_field(help_text="Username of a member of the organization.")
+    comms_lead = _user_field(help_text="Username of a member of the organization.")
+    root_cause = _text()
+    resolution = _text(help_text="Required to resolve, unless given before.")
+    status = serializers.ChoiceField(
+        choices=Status.choices,
+        required=False,
+        help_text="Moves the incident along the lifecycle; a forbidden move answers 409 "
+        "with the allowed targets.",
+    )
+    note = serializers.CharField(
+        max_length=BODY_MAX_LENGTH,
+        allow_blank=True,
+        required=False,
+        help_text="Shown on the timeline with the status change.",
+    )
+    priority = serializers.ChoiceField(
+        choices=Priority.choices,
+        required=False,
+        help_text="Overrides the impact x urgency matrix; needs `priority_reason`.",
+    )
+    priority_reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "title",
+            "description",
+            "category",
+            "impact",
+            "urgency",
+            "severity",
+            "service",
+            "team",
+            "assignee",
+            "commander",
+            "comms_lead",
+            "error_codes",
+            "tags",
+            "occurred_at",
+            "root_cause",
+            "resolution",
+            "status",
+            "note",
+            "priority",
+            "priority_reason",
+        ]
+
+    def validate(self, attrs):
+        errors = {}
+        if "note" in attrs and "status" not in attrs:
+            errors["note"] = ["Only with a status change."]
+        if "priority" in attrs and not attrs.get("priority_reason", "").strip():
+            errors["priority_reason"] = ["Give a reason for overriding the priority."]
+        if "priority_reason" in attrs and "priority" not in attrs:
+            errors["priority"] = ["Required with priority_reason."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+# --- the timeline -------------------------------------------------------------------------
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    public = serializers.BooleanField(source="is_public", read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "kind", "actor", "actor_label", "public", "body", "data", "created_at"]
+        read_only_fields = fields
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH)
+    public = serializers.BooleanField(
+        source="is_public",
+        default=False,
+        help_text="Shown to the reporter and stakeholders. Reporters' comments always are.",
+    )
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "body", "public", "actor", "actor_label", "created_at"]
+        read_only_fields = ["id", "actor", "actor_label", "created_at"]
+
+
+class StatusUpdateSerializer(serializers.ModelSerializer):
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "body", "actor", "actor_label", "created_at"]
+        read_only_fields = ["id", "actor", "actor_label", "created_at"]
+
+
+# --- the service catalog ------------------------------------------------------------------
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    slug = serializers.SlugField(max_length=50)
+    description = _text()
+    team = _slug_field(Team, help_text="Slug of the team that owns the service.")
+
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "description", "team", "status", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        narrow_to_organization(self)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["slug", "name", "is_active"]
+        read_only_fields = fields
