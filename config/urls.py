@@ -23,4 +23,5 @@ urlpatterns = [
     # The split view serves its start-up script as a file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tenancy.urls")),
+    path("", include("incidents.urls")),
 ]
