@@ -297,6 +297,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "core.tasks.heartbeat", "schedule": timedelta(seconds=30)},
+    "incidents-auto-close": {"task": "incidents.tasks.auto_close", "schedule": timedelta(hours=1)},
+    "incidents-sla-check": {"task": "incidents.tasks.sla_check", "schedule": timedelta(minutes=1)},
 }
 
 # /metrics is open by default (scrape it from inside the network); set METRICS_TOKEN to

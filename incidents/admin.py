@@ -4,10 +4,29 @@ from django.contrib import admin, messages
 
 from core.errors import DomainError
 from incidents import services
-from incidents.models import Category, Incident, PriorityRule, Service, TimelineEntry
+from incidents.models import (
+    BusinessHours,
+    Category,
+    Incident,
+    IncidentSettings,
+    PriorityRule,
+    Service,
+    SlaTarget,
+    TimelineEntry,
+)
 from incidents.states import Status
 from tenancy.admin import TenantAdmin, TenantInline
 
+# Computed by the services from the organization's SLA targets; never edited by hand.
+SLA_FIELDS = [
+    "response_due_at",
+    "resolve_due_at",
+    "response_breached",
+    "resolve_breached",
+    "sla_paused_at",
+    "sla_paused_seconds",
+    "sla_business_hours",
+]
 CREATE_FIELDS = set(inspect.signature(services.incident_create).parameters) - {
     "organization",
     "actor",
@@ -107,6 +126,7 @@ class IncidentAdmin(TenantAdmin):
         "closed_at",
         "created_at",
         "updated_at",
+        *SLA_FIELDS,
     ]
     inlines = [TimelineInline]
     actions = [
@@ -139,6 +159,7 @@ class IncidentAdmin(TenantAdmin):
             },
         ),
         ("Resolution", {"fields": ["root_cause", "resolution"]}),
+        ("SLA", {"fields": SLA_FIELDS}),
         ("Origin", {"fields": ["source", "dedup_key", "error_codes", "tags"]}),
     ]
 
@@ -170,3 +191,52 @@ class IncidentAdmin(TenantAdmin):
         """Timeline entries are written by the services; the inline is read-only."""
         for formset in formsets:
             formset.save(commit=False)  # nothing to write; lets the admin log the change
+
+
+# --- SLA ---
+
+
+@admin.register(SlaTarget)
+class SlaTargetAdmin(TenantAdmin):
+    """Per priority: how soon incidents must be acknowledged and resolved. Changes apply to
+    incidents created (or re-prioritized) afterwards."""
+
+    list_display = [
+        "priority",
+        "time_to_acknowledge",
+        "time_to_resolve",
+        "business_hours_only",
+        "organization",
+    ]
+    list_filter = ["business_hours_only"]
+    ordering = ["organization", "priority"]
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(TenantAdmin):
+    """Business hours per weekday, in the organization's timezone; several spans per day
+    are allowed (e.g. 08:00-12:00 and 13:00-17:00)."""
+
+    list_display = ["weekday", "start", "end", "organization"]
+    list_filter = ["weekday"]
+    ordering = ["organization", "weekday", "start"]
+
+
+# --- Closure ---
+
+
+@admin.register(IncidentSettings)
+class IncidentSettingsAdmin(TenantAdmin):
+    """One row per organization, created with it; auto-close after N days (0 = never)."""
+
+    list_display = ["organization", "auto_close_after_days"]
+    fields = ["organization", "auto_close_after_days"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["organization"] if obj is not None else []
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -280,3 +280,33 @@ class AssignmentForm(PortalForm):
 
 def _pk(value) -> str:
     return "" if value is None else str(value)
+
+
+# --- Closure: the reporter confirms or reopens ---------------------------------------------
+
+SCORE_CHOICES = [(n, str(n)) for n in range(1, 6)]
+
+
+class ConfirmClosureForm(PortalForm):
+    score = forms.TypedChoiceField(
+        label="How satisfied are you? (1 = not at all, 5 = very; optional)",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label="Comment (optional)",
+        required=False,
+        max_length=2_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ReopenForm(PortalForm):
+    reason = forms.CharField(
+        label="What is still broken?",
+        max_length=2_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

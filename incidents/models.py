@@ -185,6 +185,30 @@ class Incident(TenantModel):
     resolution = models.TextField(blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
     dedup_key = models.CharField(max_length=255, blank=True)
+    # SLA
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    resolve_due_at = models.DateTimeField(null=True, blank=True)
+    sla_business_hours = models.BooleanField(
+        default=False, help_text="The SLA target in force counts business hours only."
+    )
+    sla_paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set while on hold: the resolve clock is stopped."
+    )
+    sla_paused_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="Time spent on hold (or resolved before a reopen), credited to the resolve "
+        "clock; business seconds when the target counts business hours.",
+    )
+    response_breached = models.BooleanField(default=False)
+    resolve_breached = models.BooleanField(default=False)
+    # Closure
+    satisfaction_score = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        choices=[(n, str(n)) for n in range(1, 6)],
+        help_text="1–5, given by the reporter when confirming the resolution.",
+    )
+    satisfaction_comment = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(default=now)
 
@@ -204,6 +228,7 @@ class Incident(TenantModel):
         permissions = [
             ("comment_incident", "Can comment on incidents"),
             ("post_update_incident", "Can post status updates on incidents"),
+            ("confirm_incident", "Can confirm or reopen a resolved incident they reported"),
         ]
 
     def __str__(self):
@@ -265,3 +290,115 @@ class TimelineEntry(TenantModel):
         if self.pk is not None:
             raise TypeError("Timeline entries are immutable.")
         super().save(*args, **kwargs)
+
+
+# --- Closure ---
+
+
+class IncidentSettings(TenantModel):
+    """Per-organization incident settings (one row per organization)."""
+
+    auto_close_after_days = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Close resolved incidents after this many days without a reply from the "
+        "reporter; 0 never closes them automatically.",
+    )
+
+    class Meta:
+        verbose_name = "incident settings"
+        verbose_name_plural = "incident settings"
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="incident_settings_org")
+        ]
+
+    def __str__(self):
+        return "Incident settings"
+
+
+class IdempotencyKey(TenantModel):
+    """A client's Idempotency-Key on a creating POST and the response it got."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        DONE = "done", "Done"
+
+    key = models.CharField(max_length=255)
+    principal = models.CharField(max_length=100, help_text='"user:<id>" or "key:<id>".')
+    request_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "principal", "key"], name="idempotency_key_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="idempotency_key_created")
+        ]
+
+    def __str__(self):
+        return f"{self.principal} {self.key}"
+
+
+# --- SLA ---
+
+
+class SlaTarget(TenantModel):
+    """How soon an incident of one priority must be acknowledged and resolved."""
+
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+    time_to_acknowledge = models.DurationField()
+    time_to_resolve = models.DurationField()
+    business_hours_only = models.BooleanField(
+        default=False,
+        help_text="Count only the organization's business hours (otherwise 24x7). A business "
+        "day is the business hours of one day, e.g. 8 h for 09:00–17:00.",
+    )
+
+    class Meta:
+        verbose_name = "SLA target"
+        ordering = ["priority"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "priority"], name="sla_target_priority")
+        ]
+
+    def __str__(self):
+        ack, resolve = self.time_to_acknowledge, self.time_to_resolve
+        return f"P{self.priority}: acknowledge {ack}, resolve {resolve}"
+
+
+class BusinessHours(TenantModel):
+    """One span of business hours on a weekday, in the organization's timezone."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        verbose_name = "business hours"
+        verbose_name_plural = "business hours"
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="business_hours_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0, weekday__lte=6), name="business_hours_weekday"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"

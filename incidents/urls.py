@@ -13,6 +13,11 @@ urlpatterns = [
     path("o/<slug:org>/incidents/changes/", views.queue_changes, name="changes"),
     path("o/<slug:org>/incidents/<int:number>/", views.detail, name="detail"),
     path(
+        "o/<slug:org>/incidents/<int:number>/confirm/<str:token>/",
+        views.closure_confirm,
+        name="confirm",
+    ),
+    path(
         "o/<slug:org>/incidents/<int:number>/timeline/",
         views.timeline_fragment,
         name="timeline",

@@ -14,12 +14,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
@@ -28,7 +30,9 @@ from incidents.forms import (
     SAVED_VIEWS,
     AssignmentForm,
     CommentForm,
+    ConfirmClosureForm,
     QueueFilterForm,
+    ReopenForm,
     ReportForm,
     StatusUpdateForm,
     TransitionForm,
@@ -36,8 +40,9 @@ from incidents.forms import (
 from incidents.models import Incident, Service
 from incidents.selectors import incidents_visible, timeline_visible
 from incidents.states import Status, allowed_targets
+from tenancy import rls
 from tenancy.access import org_member_required
-from tenancy.models import Membership, Role, Team
+from tenancy.models import Membership, Organization, Role, Team
 
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -268,6 +273,9 @@ def _render_detail(request, incident, *, bound=None, error: str = "", status: in
         ),
         "poll_seconds": _poll_seconds(),
     }
+    if _shows_closure(user, incident):
+        context["confirm_form"] = bound.get("confirm") or ConfirmClosureForm()
+        context["reopen_form"] = bound.get("reopen") or ReopenForm()
     if can_change:
         context["transitions"] = [
             {
@@ -415,8 +423,69 @@ def _take(request, incident):
     return _done(request, incident, f"You are the assignee of {incident.reference}.")
 
 
+def _shows_closure(user, incident) -> bool:
+    """The confirm-or-reopen forms: for the reporter of a resolved incident."""
+    return (
+        incident.status == Status.RESOLVED
+        and user.pk is not None
+        and user.pk == incident.reporter_id
+        and (
+            user.has_perm("incidents.confirm_incident", incident)
+            or user.has_perm("incidents.change_incident", incident)
+        )
+    )
+
+
+def _closure(request, incident, *, actor, organization, on_error):
+    """Runs the reporter's confirm or reopen form; returns (message, None) or (None, response)."""
+    if request.POST.get("action") == "confirm":
+        form, key = ConfirmClosureForm(request.POST), "confirm"
+    else:
+        form, key = ReopenForm(request.POST), "reopen"
+    if not form.is_valid():
+        return None, on_error(form, key, "Please check the form.", 400)
+    try:
+        if key == "confirm":
+            changed = services.incident_confirm_closure(
+                organization=organization,
+                actor=actor,
+                incident=incident,
+                score=form.cleaned_data["score"],
+                comment=form.cleaned_data["comment"],
+            )
+            message = f"Thank you: {changed.reference} is closed."
+        else:
+            changed = services.incident_reopen(
+                organization=organization,
+                actor=actor,
+                incident=incident,
+                reason=form.cleaned_data["reason"],
+            )
+            message = f"{changed.reference} is reopened; the responders will look at it again."
+    except DomainError as exc:
+        return None, on_error(form, key, exc.message, exc.status_code)
+    return message, None
+
+
+def _confirm_or_reopen(request, incident):
+    def on_error(form, key, error, status):
+        return _render_detail(request, incident, bound={key: form}, error=error, status=status)
+
+    message, response = _closure(
+        request,
+        incident,
+        actor=request.user,
+        organization=request.organization,
+        on_error=on_error,
+    )
+    return response or _done(request, incident, message)
+
+
 ACTIONS = {
     "transition": ("incidents.change_incident", _transition),
+    # Services check that the actor is the reporter (or a responder).
+    "confirm": ("incidents.view_incident", _confirm_or_reopen),
+    "reopen": ("incidents.view_incident", _confirm_or_reopen),
     "comment": ("incidents.comment_incident", _comment),
     "post_update": ("incidents.post_update_incident", _post_update),
     "assign": ("incidents.change_incident", _assign),
@@ -433,6 +502,66 @@ def _act(request, incident):
     if not request.user.has_perm(permission, incident):
         raise PermissionDenied
     return handler(request, incident)
+
+
+# The reporter's e-mail link --------------------------------------------------------------
+
+
+@sensitive_variables("token")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def closure_confirm(request, org: str, number: int, token: str):
+    """Confirm or reopen from the e-mail link, without logging in: the signed token (this
+    incident, this resolution, its reporter, 14 days) is the authorization."""
+    organization = Organization.objects.active().filter(slug=org).first()
+    if organization is None:
+        return _link_invalid(request)
+    with transaction.atomic():
+        rls.set_tenant([organization.pk])
+        incident = (
+            Incident.objects.for_org(organization)
+            .select_related("reporter", "organization")
+            .filter(number=number)
+            .first()
+        )
+        if incident is None or not services.closure_token_valid(incident, token):
+            return _link_invalid(request)
+        context = {"incident": incident, "closure_action": request.path}
+        if request.method == "POST":
+
+            def on_error(form, key, error, status):
+                forms = {"confirm": ConfirmClosureForm(), "reopen": ReopenForm(), key: form}
+                return render(
+                    request,
+                    "incidents/confirm.html",
+                    {
+                        **context,
+                        "confirm_form": forms["confirm"],
+                        "reopen_form": forms["reopen"],
+                        "error": error,
+                    },
+                    status=status,
+                )
+
+            message, response = _closure(
+                request,
+                incident,
+                actor=incident.reporter,
+                organization=organization,
+                on_error=on_error,
+            )
+            if response is not None:
+                return response
+            return render(request, "incidents/confirm.html", {**context, "done": message})
+        return render(
+            request,
+            "incidents/confirm.html",
+            {**context, "confirm_form": ConfirmClosureForm(), "reopen_form": ReopenForm()},
+        )
+
+
+def _link_invalid(request):
+    return render(request, "incidents/confirm.html", {"invalid": True}, status=400)
 
 
 # Live updates --------------------------------------------------------------------------

@@ -109,6 +109,25 @@ def narrow_to_organization(serializer: serializers.Serializer) -> None:
 # --- incidents ----------------------------------------------------------------------------
 
 
+class IncidentSlaSerializer(serializers.Serializer):
+    """The incident's SLA clocks (read-only; computed from the organization's targets)."""
+
+    response_due_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Acknowledge by then."
+    )
+    resolve_due_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Resolve by then; moves later by the time spent on hold.",
+    )
+    response_breached = serializers.BooleanField(read_only=True)
+    resolve_breached = serializers.BooleanField(read_only=True)
+    paused = serializers.SerializerMethodField(help_text="On hold: the resolve clock is stopped.")
+
+    def get_paused(self, obj) -> bool:
+        return obj.sla_paused_at is not None
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     """An incident as the API shows it (read-only)."""
 
@@ -125,6 +144,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     comms_lead = serializers.SlugRelatedField(slug_field="username", read_only=True)
     error_codes = serializers.ListField(child=serializers.CharField(), read_only=True)
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    sla = IncidentSlaSerializer(source="*", read_only=True)
 
     class Meta:
         model = Incident
@@ -158,6 +178,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "resolution",
             "source",
             "dedup_key",
+            "sla",
             "created_at",
             "updated_at",
         ]

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from incidents import selectors, services
 from incidents.api.filters import IncidentFilter
+from incidents.api.idempotency import idempotent
 from incidents.api.serializers import (
     CategorySerializer,
     CommentSerializer,
@@ -90,6 +91,13 @@ class IncidentViewSet(
 
     @extend_schema(request=IncidentCreateSerializer, responses={201: IncidentSerializer})
     def create(self, request, *args, **kwargs):
+        """Creates an incident. An ``Idempotency-Key`` header (up to 255 characters) makes
+        a retry safe: the same key and body within 24 h replays the first response (with
+        ``Idempotent-Replayed: true``); another body answers 422; 409 while the first is
+        still in progress."""
+        return idempotent(request, self.organization, lambda: self._create(request))
+
+    def _create(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = services.incident_create(

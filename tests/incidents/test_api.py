@@ -47,6 +47,7 @@ INCIDENT_FIELDS = {
     "resolution",
     "source",
     "dedup_key",
+    "sla",  # SLA
     "created_at",
     "updated_at",
 }

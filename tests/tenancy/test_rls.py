@@ -60,6 +60,7 @@ def as_role(name):
 def two_tenants(org, other_org, member, api_key_for):
     """A row in every tenant table of each organization."""
     from incidents import services as incident_services
+    from incidents.models import IdempotencyKey
 
     for organization in (org, other_org):
         service = incident_services.service_create(
@@ -74,6 +75,9 @@ def two_tenants(org, other_org, member, api_key_for):
         user = member(Role.RESPONDER, organization=organization)
         services.team_member_add(organization=organization, actor=None, team=team, user=user)
         api_key_for(Role.RESPONDER, organization=organization)
+        IdempotencyKey.objects.create(  # Closure: written by API requests, not services
+            organization=organization, key="k", principal="user:0", request_hash="0" * 64
+        )
     return org, other_org
 
 

@@ -1,0 +1,57 @@
+"""Periodic incident work. Tasks take ids and times, not objects, and are idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from incidents import services
+
+
+@shared_task(name="incidents.tasks.auto_close", time_limit=600, soft_time_limit=540)
+def auto_close(now: str | datetime | None = None) -> int:
+    """Closes resolved incidents the reporter left unanswered, organization by organization.
+
+    ``now`` (a datetime or ISO 8601 string) is for tests; it defaults to the current time.
+    Listing the organizations is the only cross-tenant read; everything else runs inside
+    each organization's own ``tenant_context``.
+    """
+    from tenancy.models import Organization
+
+    if now is None:
+        moment = timezone.now()
+    elif isinstance(now, str):
+        moment = datetime.fromisoformat(now)
+    else:
+        moment = now
+    closed = 0
+    for organization_id in (
+        Organization.objects.active().order_by("pk").values_list("pk", flat=True)
+    ):
+        closed += services.auto_close_resolved(organization_id=organization_id, now=moment)
+    return closed
+
+
+# --- SLA ---
+
+
+@shared_task(name="incidents.tasks.sla_check", time_limit=300, soft_time_limit=270)
+def sla_check(now: str | datetime | None = None) -> int:
+    """Marks SLA breaches of open incidents whose due time passed, organization by
+    organization (``SELECT … FOR UPDATE SKIP LOCKED`` batches in each ``tenant_context``).
+    Idempotent: a recorded breach is not marked again. ``now`` is for tests."""
+    from incidents import sla_policy
+    from tenancy.models import Organization
+
+    if now is None:
+        moment = timezone.now()
+    else:
+        moment = datetime.fromisoformat(now) if isinstance(now, str) else now
+    marked = 0
+    for organization_id in (
+        Organization.objects.active().order_by("pk").values_list("pk", flat=True)
+    ):
+        marked += sla_policy.check_organization(organization_id, moment)
+    return marked
