@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from incidents import services as incident_services
+from incidents.models import Incident
 from tenancy import services
 from tenancy.models import Role
 from tests.browser.test_portal_browser import CHROMIUM_ARGS, TIMEOUT_MS, log_in
@@ -139,6 +140,17 @@ def test_report_acknowledge_resolve_and_follow_it_live(open_page, acme, settings
     expect(reporter.locator("[data-live-status]")).to_have_text("Resolved")
     expect(reporter.locator("#resolution-text")).to_have_text("Restarted the VPN concentrator.")
     assert re.search(r"/o/acme/incidents/1/$", reporter.url)
+
+    # Erin confirms that it works again: the incident closes with her score.
+    closure = reporter.locator("#closure")
+    closure.get_by_label("5", exact=True).check()
+    closure.get_by_label("Comment (optional)").fill("Works again, thanks!")
+    closure.get_by_role("button", name="Yes, it is fixed — close it").click()
+    expect(reporter.locator("[data-live-status]")).to_have_text("Closed")
+    assert reporter.locator("#closure").count() == 0
+    closed = Incident.objects.for_org(acme).get(number=1)
+    assert (closed.status, closed.satisfaction_score) == ("closed", 5)
+    assert closed.satisfaction_comment == "Works again, thanks!"
 
     assert reporter.problems == []
     assert responder.problems == []
