@@ -175,6 +175,9 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Incident attachments (incidents/attachments.py holds the defaults: 10 MB).
+if os.environ.get("ATTACHMENT_MAX_BYTES"):
+    ATTACHMENT_MAX_BYTES = int(os.environ["ATTACHMENT_MAX_BYTES"])
 WHITENOISE_USE_FINDERS = DEBUG
 
 # HTTPS deployment profile: `manage.py check --deploy` passes with BEACON_HTTPS=1, DEBUG=0

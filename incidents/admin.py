@@ -240,3 +240,52 @@ class IncidentSettingsAdmin(TenantAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Post-incident review ---
+
+from incidents.models import ActionItem, PostIncidentReview  # noqa: E402
+
+
+class ActionItemInline(TenantInline):
+    model = ActionItem
+    fields = ["title", "owner", "due_date", "status", "external_url"]
+
+
+@admin.register(PostIncidentReview)
+class PostIncidentReviewAdmin(TenantAdmin):
+    """Reviews are started from a resolved or closed incident (portal or API); here they
+    are read, corrected and their action items kept."""
+
+    list_display = ["incident", "organization", "status", "owner", "created_at", "published_at"]
+    list_filter = ["status"]
+    search_fields = ["incident__title", "summary"]
+    list_select_related = ["organization", "incident", "owner"]
+    readonly_fields = [
+        "incident",
+        "status",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "published_at",
+    ]
+    fields = [
+        "organization",
+        "incident",
+        "status",
+        "owner",
+        "summary",
+        "impact",
+        "root_causes",
+        "contributing_factors",
+        "lessons",
+        "timeline_summary",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "published_at",
+    ]
+    inlines = [ActionItemInline]
+
+    def has_add_permission(self, request, *args):
+        return False

@@ -10,6 +10,7 @@ import re
 
 from django import forms
 
+from incidents.attachment_views import files_field
 from incidents.models import Level, Priority, Severity
 from incidents.selectors import incident_search
 from incidents.states import OPEN_STATES, Status
@@ -68,6 +69,7 @@ class ReportForm(PortalForm):
     urgency = forms.TypedChoiceField(
         label="How urgent is it?", choices=URGENCY_CHOICES, coerce=int, widget=forms.RadioSelect
     )
+    files = files_field(label="Attach files", required=False)  # Attachments
 
     def __init__(self, *args, services, **kwargs):
         super().__init__(*args, **kwargs)

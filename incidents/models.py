@@ -402,3 +402,142 @@ class BusinessHours(TenantModel):
 
     def __str__(self):
         return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+# --- Attachments ---
+
+
+def attachment_upload_to(instance, filename: str) -> str:
+    """attachments/<org id>/<incident id>/<uuid4>/<sanitized original name>."""
+    import uuid
+
+    from django.core.exceptions import SuspiciousFileOperation
+    from django.utils.text import get_valid_filename
+
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    try:
+        name = get_valid_filename(name)[:100]
+    except SuspiciousFileOperation:  # names like "." or ".."
+        name = ""
+    return (
+        f"attachments/{instance.organization_id}/{instance.incident_id}/"
+        f"{uuid.uuid4().hex}/{name or 'file'}"
+    )
+
+
+class Attachment(TenantModel):
+    """A file attached to an incident; served only through permission-checked views."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_upload_to, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["organization", "incident", "created_at"], name="attachment_incident"
+            ),
+        ]
+
+    def __str__(self):
+        return self.original_name
+
+
+# --- Post-incident review ---
+
+
+class PostIncidentReview(TenantModel):
+    """A blameless review of a resolved or closed incident (one per incident)."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        PUBLISHED = "published", "Published"
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
+    status = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    summary = models.TextField(blank=True)
+    impact = models.TextField(blank=True)
+    root_causes = models.TextField(blank=True)
+    contributing_factors = models.TextField(blank=True)
+    lessons = models.TextField(blank=True, help_text="What went well, what did not, luck.")
+    timeline_summary = models.TextField(
+        blank=True, help_text="Pre-filled from the incident's timeline (UTC)."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(default=now)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "post-incident review"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="review_org_recent"),
+            models.Index(fields=["organization", "status"], name="review_org_status"),
+        ]
+
+    def __str__(self):
+        return f"Review of INC-{self.incident.number}" if self.incident_id else "Review"
+
+
+class ActionItem(TenantModel):
+    """A follow-up from a post-incident review, optionally tracked elsewhere (Jira)."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        WONT_DO = "wont_do", "Won't do"
+
+    review = models.ForeignKey(
+        PostIncidentReview, on_delete=models.CASCADE, related_name="action_items"
+    )
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    external_url = models.URLField(blank=True, help_text="E.g. the Jira issue tracking it.")
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["organization", "review", "created_at"], name="action_item_review"
+            ),
+        ]
+
+    def __str__(self):
+        return self.title

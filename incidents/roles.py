@@ -20,3 +20,14 @@ def grant_incident_permissions() -> None:
     # SLA: targets and business hours are configured by the organization's admins.
     grant(ADMIN_ROLES, model_perms("incidents", "slatarget"))
     grant(ADMIN_ROLES, model_perms("incidents", "businesshours"))
+    # Attachments: everyone who sees the incident sees its files; reporters attach to the
+    # incidents they reported (services check it), responders to any.
+    grant(ALL_ROLES, ["incidents.view_attachment"])
+    grant([*RESPONDERS, Role.REPORTER], ["incidents.add_attachment"])
+    grant(RESPONDERS, ["incidents.delete_attachment"])
+    # Post-incident review: everyone but reporters reads reviews; responders and up write them.
+    readers = [role for role in ALL_ROLES if role != Role.REPORTER]
+    grant(readers, ["incidents.view_postincidentreview", "incidents.view_actionitem"])
+    grant(RESPONDERS, model_perms("incidents", "postincidentreview", ("add", "change")))
+    grant(RESPONDERS, model_perms("incidents", "actionitem", ("add", "change", "delete")))
+    grant(ADMIN_ROLES, ["incidents.delete_postincidentreview"])

@@ -12,9 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, Forbidden
+from incidents import attachments as attachment_rules
 from incidents import priority as priority_defaults
 from incidents import sla_policy
 from incidents.models import (
+    Attachment,
     Category,
     Incident,
     IncidentSequence,
@@ -528,3 +530,317 @@ def auto_close_resolved(*, organization_id: int, now: datetime) -> int:
             closed += len(due)
         if len(due) < AUTO_CLOSE_BATCH:
             return closed
+
+
+# --- Attachments ---
+
+
+def _check_attacher(actor, incident: Incident) -> None:
+    """Responders and up; a reporter on an incident they reported."""
+    if actor is None or not actor.has_perm("incidents.add_attachment", incident):
+        raise Forbidden("You cannot attach files to this incident.", code="forbidden")
+    if actor.has_perm("incidents.change_incident", incident):
+        return
+    if getattr(actor, "pk", None) is None or actor.pk != incident.reporter_id:
+        raise Forbidden("Only the reporter can attach files to this incident.", code="forbidden")
+
+
+@rls.in_tenant
+def attachment_add(*, organization, actor, incident: Incident, upload) -> Attachment:
+    """Checks the upload's size and type, stores it through the storage API and notes it
+    on the timeline. A failure after storing removes the stored file again."""
+    _check_same_organization(organization, incident=incident)
+    _check_attacher(actor, incident)
+    name, content_type = attachment_rules.check_upload(upload)
+    attachment = Attachment(
+        organization=organization,
+        incident=incident,
+        original_name=name,
+        content_type=content_type,
+        size=upload.size,
+        uploaded_by=actor if getattr(actor, "pk", None) else None,
+    )
+    upload.seek(0)
+    attachment.file.save(name, upload, save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+            _entry(
+                incident,
+                actor,
+                TimelineEntry.Kind.FIELD_CHANGED,
+                data={"field": "attachment", "to": name},
+                is_public=True,
+            )
+    except BaseException:
+        attachment.file.delete(save=False)
+        raise
+    return attachment
+
+
+@rls.in_tenant
+def attachment_remove(*, organization, actor, attachment: Attachment) -> None:
+    """Responders and up. The file leaves storage once the deletion is committed."""
+    _check_same_organization(organization, attachment=attachment)
+    if actor is None or not actor.has_perm("incidents.delete_attachment", attachment):
+        raise Forbidden("You cannot remove attachments.", code="forbidden")
+    incident = attachment.incident
+    storage, stored = attachment.file.storage, attachment.file.name
+    name = attachment.original_name
+    attachment.delete()
+    _entry(
+        incident,
+        actor,
+        TimelineEntry.Kind.FIELD_CHANGED,
+        data={"field": "attachment", "from": name, "to": None},
+        is_public=True,
+    )
+    transaction.on_commit(lambda: storage.delete(stored))
+
+
+# --- Post-incident review ---------------------------------------------------------------
+
+from incidents.models import ActionItem, PostIncidentReview  # noqa: E402
+from tenancy.models import Membership  # noqa: E402
+
+REVIEWABLE = (Status.RESOLVED, Status.CLOSED)
+REVIEW_FIELDS = (
+    "summary",
+    "impact",
+    "root_causes",
+    "contributing_factors",
+    "lessons",
+    "timeline_summary",
+    "owner",
+    "status",
+)
+ACTION_ITEM_FIELDS = ("title", "owner", "due_date", "status", "external_url")
+TIMELINE_TEXT_MAX = 200
+
+
+def _check_member(organization, field: str, user) -> None:
+    """A person named on a review is a member of the organization, or "not found"."""
+    if user is None:
+        return
+    if not Membership.objects.for_org(organization).filter(user_id=user.pk).exists():
+        raise DomainError("Not found.", field=field)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= TIMELINE_TEXT_MAX else text[: TIMELINE_TEXT_MAX - 1] + "…"
+
+
+def _what_happened(entry: TimelineEntry) -> str:
+    data, kind = entry.data or {}, entry.kind
+    if kind == TimelineEntry.Kind.CREATED:
+        return f"Created the incident (P{data.get('priority', '?')}, {data.get('source', '?')})"
+    if kind == TimelineEntry.Kind.STATUS_CHANGED:
+        line = f"Changed the status from {data.get('from')} to {data.get('to')}"
+        return f"{line}: {_one_line(entry.body)}" if entry.body.strip() else line
+    if kind in (TimelineEntry.Kind.FIELD_CHANGED, TimelineEntry.Kind.ASSIGNED):
+        shown = {
+            key: "—" if data.get(key) in (None, "") else data.get(key) for key in ("from", "to")
+        }
+        return f"Changed {data.get('field')} from {shown['from']} to {shown['to']}"
+    if kind == TimelineEntry.Kind.PRIORITY_OVERRIDDEN:
+        line = f"Overrode the priority from P{data.get('from')} to P{data.get('to')}"
+        return f"{line}: {_one_line(entry.body)}"
+    if kind == TimelineEntry.Kind.COMMENT:
+        # Internal comments are not shown to stakeholders, who may read reviews: the
+        # summary says that one was written, not what it says.
+        if not entry.is_public:
+            return "Commented (internal)"
+        return f"Commented: {_one_line(entry.body)}"
+    if kind == TimelineEntry.Kind.STATUS_UPDATE:
+        return f"Posted a status update: {_one_line(entry.body)}"
+    return f"{entry.get_kind_display()}: {_one_line(entry.body)}".rstrip(": ")
+
+
+def review_timeline_summary(organization, incident: Incident) -> str:
+    """One line per timeline entry: UTC time, actor, what happened."""
+    entries = TimelineEntry.objects.for_org(organization).filter(incident=incident)
+    return "\n".join(
+        f"{entry.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC — "
+        f"{entry.actor_label or 'System'} — {_what_happened(entry)}"
+        for entry in entries.order_by("created_at", "id")
+    )
+
+
+def _review_prefill(organization, incident: Incident) -> dict[str, str]:
+    summary = f"{incident.reference}: {incident.title}"
+    if incident.resolution.strip():
+        summary += f"\n\nResolution: {incident.resolution.strip()}"
+    impact = [
+        f"Impact: {incident.get_impact_display()}",
+        f"Urgency: {incident.get_urgency_display()}",
+        f"Priority: {incident.get_priority_display()}",
+    ]
+    if incident.severity:
+        impact.append(f"Severity: {incident.get_severity_display()}")
+    if incident.service_id:
+        impact.append(f"Service: {incident.service.name}")
+    return {
+        "summary": summary,
+        "impact": "\n".join(impact),
+        "root_causes": incident.root_cause,
+        "timeline_summary": review_timeline_summary(organization, incident),
+    }
+
+
+@rls.in_tenant
+def review_create(*, organization, actor, incident: Incident) -> PostIncidentReview:
+    """Starts the review of a resolved or closed incident, pre-filled from it."""
+    _check_same_organization(organization, incident=incident)
+    incident = _locked(organization, incident)
+    if incident.status not in REVIEWABLE:
+        raise Conflict(
+            f"{incident.reference} is {incident.get_status_display().lower()}: only resolved "
+            "or closed incidents are reviewed.",
+            field="incident",
+            code="not_resolved",
+        )
+    if PostIncidentReview.objects.for_org(organization).filter(incident=incident).exists():
+        raise Conflict(
+            f"{incident.reference} has a review already.", field="incident", code="review_exists"
+        )
+    try:
+        with transaction.atomic():
+            review = PostIncidentReview.objects.create(
+                organization=organization,
+                incident=incident,
+                created_by=actor if getattr(actor, "pk", None) else None,
+                **_review_prefill(organization, incident),
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{incident.reference} has a review already.", field="incident", code="review_exists"
+        ) from exc
+    audit.record(organization=organization, actor=actor, action="review.created", target=review)
+    return review
+
+
+def _locked_review(organization, review: PostIncidentReview) -> PostIncidentReview:
+    return (
+        PostIncidentReview.objects.for_org(organization)
+        .select_for_update()
+        .select_related("incident")
+        .get(pk=review.pk)
+    )
+
+
+@rls.in_tenant
+def review_update(*, organization, actor, review: PostIncidentReview, **changes):
+    """Changes the review's text, owner, or moves it between draft and in review."""
+    unknown = set(changes) - set(REVIEW_FIELDS)
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+    _check_same_organization(organization, review=review)
+    _check_member(organization, "owner", changes.get("owner"))
+    review = _locked_review(organization, review)
+    if "status" in changes and changes["status"] != review.status:
+        if changes["status"] == PostIncidentReview.State.PUBLISHED:
+            raise DomainError("Publish the review to publish it.", field="status")
+        if review.status == PostIncidentReview.State.PUBLISHED:
+            raise Conflict("The review is published already.", field="status", code="published")
+    changed = [field for field, value in changes.items() if getattr(review, field) != value]
+    if not changed:
+        return review
+    for field in changed:
+        setattr(review, field, changes[field])
+    review.updated_at = timezone.now()
+    review.save(update_fields=[*changed, "updated_at"])
+    return review
+
+
+@rls.in_tenant
+def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIncidentReview:
+    _check_same_organization(organization, review=review)
+    review = _locked_review(organization, review)
+    if review.status == PostIncidentReview.State.PUBLISHED:
+        raise Conflict("The review is published already.", field="status", code="published")
+    before = review.status
+    review.status = PostIncidentReview.State.PUBLISHED
+    review.published_at = review.updated_at = timezone.now()
+    review.save(update_fields=["status", "published_at", "updated_at"])
+    _entry(
+        review.incident,
+        actor,
+        TimelineEntry.Kind.FIELD_CHANGED,
+        data={"field": "review", "to": PostIncidentReview.State.PUBLISHED},
+    )
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="review.published",
+        target=review,
+        before={"status": before},
+        after={"status": review.status},
+    )
+    return review
+
+
+def _check_action_item(organization, fields: dict) -> None:
+    if "title" in fields and not (fields["title"] or "").strip():
+        raise DomainError("Give the action item a title.", field="title")
+    if "status" in fields and fields["status"] not in ActionItem.State.values:
+        raise DomainError("Unknown status.", field="status")
+    _check_member(organization, "owner", fields.get("owner"))
+
+
+@rls.in_tenant
+def action_item_create(
+    *,
+    organization,
+    actor,
+    review: PostIncidentReview,
+    title: str,
+    owner=None,
+    due_date=None,
+    status: str = ActionItem.State.OPEN,
+    external_url: str = "",
+) -> ActionItem:
+    _check_same_organization(organization, review=review)
+    _check_action_item(organization, {"title": title, "status": status, "owner": owner})
+    return ActionItem.objects.create(
+        organization=organization,
+        review=review,
+        title=title.strip(),
+        owner=owner,
+        due_date=due_date,
+        status=status,
+        external_url=external_url or "",
+    )
+
+
+@rls.in_tenant
+def action_item_update(*, organization, actor, item: ActionItem, **changes) -> ActionItem:
+    unknown = set(changes) - set(ACTION_ITEM_FIELDS)
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+    _check_same_organization(organization, item=item)
+    _check_action_item(organization, changes)
+    if "title" in changes:
+        changes["title"] = changes["title"].strip()
+    if changes.get("external_url") is None and "external_url" in changes:
+        changes["external_url"] = ""
+    item = ActionItem.objects.for_org(organization).select_for_update().get(pk=item.pk)
+    changed = [field for field, value in changes.items() if getattr(item, field) != value]
+    for field in changed:
+        setattr(item, field, changes[field])
+    if changed:
+        item.save(update_fields=changed)
+    return item
+
+
+@rls.in_tenant
+def action_item_delete(*, organization, actor, item: ActionItem) -> None:
+    _check_same_organization(organization, item=item)
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="actionitem.deleted",
+        target=item,
+        before={"review": item.review_id, "title": item.title},
+    )
+    ActionItem.objects.for_org(organization).filter(pk=item.pk).delete()

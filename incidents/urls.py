@@ -1,8 +1,8 @@
 """Portal pages for incidents, under /o/<org>/incidents/."""
 
-from django.urls import path
+from django.urls import include, path
 
-from incidents import views
+from incidents import attachment_views, views
 
 app_name = "incidents"
 
@@ -27,4 +27,6 @@ urlpatterns = [
         views.incident_changes,
         name="incident-changes",
     ),
+    *attachment_views.urlpatterns,  # Attachments
+    path("", include("incidents.review_views")),  # Post-incident review
 ]

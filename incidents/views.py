@@ -25,7 +25,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
-from incidents import services
+from incidents import attachment_views, services
 from incidents.forms import (
     SAVED_VIEWS,
     AssignmentForm,
@@ -158,18 +158,28 @@ def report(request):
     organization = request.organization
     if not request.user.has_perm("incidents.add_incident", organization):
         raise PermissionDenied
-    form = ReportForm(request.POST or None, services=_services(organization))
+    form = ReportForm(request.POST or None, request.FILES or None, services=_services(organization))
     if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        uploads = fields.pop("files", None) or []
         try:
-            incident = services.incident_create(
-                organization=organization,
-                actor=request.user,
-                reporter=request.user,
-                source=Incident.Source.PORTAL,
-                **form.cleaned_data,
-            )
+            with transaction.atomic():
+                incident = services.incident_create(
+                    organization=organization,
+                    actor=request.user,
+                    reporter=request.user,
+                    source=Incident.Source.PORTAL,
+                    **fields,
+                )
+                attachment_views.attach_all(
+                    organization=organization,
+                    actor=request.user,
+                    incident=incident,
+                    uploads=uploads,
+                )
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            field = "files" if exc.field == "file" else exc.field
+            form.add_error(field if field in form.fields else None, exc.message)
         else:
             messages.success(
                 request,
@@ -272,6 +282,7 @@ def _render_detail(request, incident, *, bound=None, error: str = "", status: in
             kwargs={"org": organization.slug},
         ),
         "poll_seconds": _poll_seconds(),
+        **attachment_views.detail_context(request, incident, bound.get("attach")),
     }
     if _shows_closure(user, incident):
         context["confirm_form"] = bound.get("confirm") or ConfirmClosureForm()

@@ -8,6 +8,7 @@ for it is added below.
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F, ForeignKey, Q
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -21,7 +22,7 @@ METHODS = ["get", "post", "put", "patch", "delete"]
 # Namespaces of the portal's pages (session login), as opposed to the API's routes.
 PORTAL_NAMESPACES = ("portal:", "incidents:")
 # Identifiers that exist nowhere; an integer where the route converts to one.
-MISSING = {"number": "999999"}
+MISSING = {"number": "999999", "attachment_id": "999999", "review": "999999", "item": "999999"}
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen); tests/incidents/test_closure.py walks them across organizations.
 TOKEN_ROUTES = {"incidents:confirm"}
@@ -50,8 +51,9 @@ def organization_routes():
 
 
 @pytest.fixture
-def foreign(other_org, member, api_key_for):
+def foreign(other_org, member, api_key_for, settings, tmp_path):
     """Identifiers of objects that live in the other organization only."""
+    settings.MEDIA_ROOT = tmp_path / "media"
     team = services.team_create(organization=other_org, actor=None, slug="secret", name="Secret")
     user = member(Role.OWNER, organization=other_org, username="stranger")
     services.team_member_add(organization=other_org, actor=None, team=team, user=user)
@@ -63,7 +65,21 @@ def foreign(other_org, member, api_key_for):
         incident = incident_services.incident_create(
             organization=other_org, actor=None, title=f"Secret incident {index}", reporter=user
         )
+    # Post-incident review: a review of the resolved incident, with an action item.
+    incident_services.incident_transition(
+        organization=other_org, actor=None, incident=incident, status="resolved", resolution="x"
+    )
+    review = incident_services.review_create(organization=other_org, actor=user, incident=incident)
+    item = incident_services.action_item_create(
+        organization=other_org, actor=user, review=review, title="Secret follow-up", owner=user
+    )
     event = AuditEvent.objects.for_org(other_org).latest("id")
+    attachment = incident_services.attachment_add(
+        organization=other_org,
+        actor=user,
+        incident=incident,
+        upload=SimpleUploadedFile("secret.txt", b"Secret notes", content_type="text/plain"),
+    )
     return {
         "org": other_org.slug,
         "slug": "secret",
@@ -71,6 +87,9 @@ def foreign(other_org, member, api_key_for):
         "username": "stranger",
         "pk": str(event.pk),
         "number": str(incident.number),
+        "attachment_id": str(attachment.pk),
+        "review": str(review.pk),  # Post-incident review
+        "item": str(item.pk),
     }
 
 

@@ -179,6 +179,8 @@ class IncidentSerializer(serializers.ModelSerializer):
             "source",
             "dedup_key",
             "sla",
+            "satisfaction_score",
+            "satisfaction_comment",
             "created_at",
             "updated_at",
         ]

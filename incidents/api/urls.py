@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from incidents.api import views
+from incidents.api import attachments, reviews, views
 
 router = SimpleRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
@@ -15,5 +15,6 @@ router.register(
 )
 router.register("services", views.ServiceViewSet, basename="service")
 router.register("categories", views.CategoryViewSet, basename="category")
+attachments.register(router)
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, *reviews.router.urls]  # Post-incident review

@@ -72,6 +72,10 @@ def entry_summary(entry: TimelineEntry) -> str:
     if entry.kind == Kind.ASSIGNED:
         return f"set the {_field_label(field)} to {_field_value(field, data.get('to'))}"
     if entry.kind == Kind.FIELD_CHANGED:
+        if field == "attachment":  # Attachments
+            if data.get("to"):
+                return f"attached {data['to']}"
+            return f"removed the attachment {data.get('from') or ''}".rstrip()
         if field in ("description", "resolution", "root_cause"):
             return f"edited the {_field_label(field)}"
         return (

@@ -48,6 +48,8 @@ INCIDENT_FIELDS = {
     "source",
     "dedup_key",
     "sla",  # SLA
+    "satisfaction_score",  # Closure
+    "satisfaction_comment",
     "created_at",
     "updated_at",
 }

@@ -751,7 +751,7 @@ def budget(queries: int, *, header: bool = True) -> int:
 # incident and its timeline); and the header's organization switcher (pages only).
 QUEUE_QUERIES = 9
 MINE_QUERIES = 6
-DETAIL_QUERIES = 9
+DETAIL_QUERIES = 10  # and its attachments
 TIMELINE_QUERIES = 6
 
 

@@ -60,14 +60,28 @@ def as_role(name):
 def two_tenants(org, other_org, member, api_key_for):
     """A row in every tenant table of each organization."""
     from incidents import services as incident_services
-    from incidents.models import IdempotencyKey
+    from incidents.models import Attachment, IdempotencyKey
 
     for organization in (org, other_org):
         service = incident_services.service_create(
             organization=organization, actor=None, slug="web", name="Web"
         )
-        incident_services.incident_create(
+        incident = incident_services.incident_create(
             organization=organization, actor=None, title="Down", service=service
+        )
+        # Post-incident review: a review of the resolved incident, with an action item.
+        incident = incident_services.incident_transition(
+            organization=organization,
+            actor=None,
+            incident=incident,
+            status="resolved",
+            resolution="Fixed.",
+        )
+        review = incident_services.review_create(
+            organization=organization, actor=None, incident=incident
+        )
+        incident_services.action_item_create(
+            organization=organization, actor=None, review=review, title="Follow up"
         )
         team = services.team_create(
             organization=organization, actor=None, slug="ops", name=f"{organization.name} ops"
@@ -77,6 +91,14 @@ def two_tenants(org, other_org, member, api_key_for):
         api_key_for(Role.RESPONDER, organization=organization)
         IdempotencyKey.objects.create(  # Closure: written by API requests, not services
             organization=organization, key="k", principal="user:0", request_hash="0" * 64
+        )
+        Attachment.objects.create(  # Attachments: the row only, no file in storage
+            organization=organization,
+            incident=incident,
+            file="attachments/0/0/0/a.txt",
+            original_name="a.txt",
+            content_type="text/plain",
+            size=1,
         )
     return org, other_org
 

@@ -1,0 +1,321 @@
+"""Post-incident reviews and their action items: /api/v1/orgs/<org>/reviews/….
+
+Reporters cannot see reviews: every route answers them 404, like a review that does not
+exist. Usernames and incident numbers in bodies resolve only inside the organization.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from incidents import selectors, services
+from incidents.api.serializers import OrganizationSlugField, _text, _user_field
+from incidents.models import ActionItem, PostIncidentReview
+from tenancy.api.base import OrganizationScopedMixin
+
+User = get_user_model()
+ID_MAX_DIGITS = 18
+REVIEW = OpenApiParameter("review", int, OpenApiParameter.PATH, description="The review's id.")
+ITEM = OpenApiParameter("item", int, OpenApiParameter.PATH, description="The action item's id.")
+
+
+def _by_id_or_404(queryset, value: str):
+    if not value.isascii() or not value.isdigit() or len(value) > ID_MAX_DIGITS:
+        raise Http404("Not found.")
+    obj = queryset.filter(pk=int(value)).first()
+    if obj is None:
+        raise Http404("Not found.")
+    return obj
+
+
+def _narrow_users(serializer) -> None:
+    organization = serializer.context.get("organization")
+    if organization is None:
+        return  # schema generation
+    for field in serializer.fields.values():
+        if isinstance(field, OrganizationSlugField):
+            field.queryset = User.objects.filter(memberships__organization=organization)
+
+
+# --- serializers --------------------------------------------------------------------------
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    incident = serializers.IntegerField(source="incident.number", read_only=True)
+    incident_reference = serializers.CharField(source="incident.reference", read_only=True)
+    incident_title = serializers.CharField(source="incident.title", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PostIncidentReview
+        fields = [
+            "id",
+            "incident",
+            "incident_reference",
+            "incident_title",
+            "status",
+            "summary",
+            "impact",
+            "root_causes",
+            "contributing_factors",
+            "lessons",
+            "timeline_summary",
+            "owner",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "published_at",
+        ]
+        read_only_fields = fields
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    incident = serializers.IntegerField(
+        min_value=1, max_value=999_999_999, help_text="The incident's number (resolved/closed)."
+    )
+
+
+class ReviewUpdateSerializer(serializers.ModelSerializer):
+    summary = _text()
+    impact = _text()
+    root_causes = _text()
+    contributing_factors = _text()
+    lessons = _text()
+    timeline_summary = _text()
+    owner = _user_field(help_text="Username of a member of the organization.")
+    status = serializers.ChoiceField(
+        choices=[
+            (value, label)
+            for value, label in PostIncidentReview.State.choices
+            if value != PostIncidentReview.State.PUBLISHED
+        ],
+        required=False,
+        help_text="Draft or in review; publish with POST …/publish/.",
+    )
+
+    class Meta:
+        model = PostIncidentReview
+        fields = [
+            "summary",
+            "impact",
+            "root_causes",
+            "contributing_factors",
+            "lessons",
+            "timeline_summary",
+            "owner",
+            "status",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _narrow_users(self)
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    title = serializers.CharField(max_length=200)
+    owner = _user_field(help_text="Username of a member of the organization.")
+    external_url = serializers.URLField(
+        max_length=200, required=False, allow_blank=True, help_text="E.g. a Jira issue."
+    )
+
+    class Meta:
+        model = ActionItem
+        fields = ["id", "title", "owner", "due_date", "status", "external_url", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _narrow_users(self)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["owner"] = instance.owner.get_username() if instance.owner_id else None
+        return data
+
+
+class ReviewFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=PostIncidentReview.State.choices)
+
+    class Meta:
+        model = PostIncidentReview
+        fields = ["status"]
+
+
+# --- views --------------------------------------------------------------------------------
+
+
+class ReviewScopedMixin(OrganizationScopedMixin):
+    """Reporters (who hold no view permission on reviews) get 404 on every route."""
+
+    def check_permissions(self, request):
+        if self.organization is not None and not request.user.has_perm(
+            "incidents.view_postincidentreview", self.organization
+        ):
+            raise Http404("Not found.")
+        super().check_permissions(request)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "organization": self.organization}
+
+    def reviews(self):
+        return PostIncidentReview.objects.for_org(self.organization).select_related(
+            "incident", "owner", "created_by"
+        )
+
+
+@extend_schema(parameters=[REVIEW])
+class ReviewViewSet(
+    ReviewScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Post-incident reviews, newest first; filter with ``status``. Responders and up
+    start one for a resolved or closed incident (``{"incident": <number>}``; 409 if the
+    incident is open or already has a review), edit it and publish it."""
+
+    serializer_class = ReviewSerializer
+    filterset_class = ReviewFilter
+    perm_model = PostIncidentReview
+    lookup_url_kwarg = "review"
+    cursor_ordering = ("-created_at", "-id")
+    action_perms = {"publish": "incidents.change_postincidentreview"}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PostIncidentReview.objects.none()
+        return self.reviews()
+
+    def get_object(self):
+        review = _by_id_or_404(self.get_queryset(), self.kwargs["review"])
+        self.check_object_permissions(self.request, review)
+        return review
+
+    def get_serializer_class(self):
+        return {
+            "create": ReviewCreateSerializer,
+            "partial_update": ReviewUpdateSerializer,
+        }.get(self.action, ReviewSerializer)
+
+    @extend_schema(request=ReviewCreateSerializer, responses={201: ReviewSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incidents = selectors.incidents_visible(
+            organization=self.organization, user=request.user, role=self.role
+        )
+        incident = incidents.filter(number=serializer.validated_data["incident"]).first()
+        if incident is None:
+            raise serializers.ValidationError({"incident": ["Not found."]})
+        review = services.review_create(
+            organization=self.organization, actor=request.user, incident=incident
+        )
+        return Response(
+            ReviewSerializer(self.reviews().get(pk=review.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=ReviewUpdateSerializer, responses={200: ReviewSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        review = self.get_object()
+        serializer = self.get_serializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.review_update(
+            organization=self.organization,
+            actor=request.user,
+            review=review,
+            **serializer.validated_data,
+        )
+        return Response(ReviewSerializer(self.reviews().get(pk=review.pk)).data)
+
+    @extend_schema(request=None, responses={200: ReviewSerializer})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, *args, **kwargs):
+        """Publishes the review (409 if it is published already)."""
+        review = self.get_object()
+        services.review_publish(organization=self.organization, actor=request.user, review=review)
+        return Response(ReviewSerializer(self.reviews().get(pk=review.pk)).data)
+
+
+@extend_schema(parameters=[REVIEW, ITEM])
+class ActionItemViewSet(
+    ReviewScopedMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The review's action items, oldest first; responders and up add, change and delete."""
+
+    serializer_class = ActionItemSerializer
+    perm_model = ActionItem
+    lookup_url_kwarg = "item"
+    cursor_ordering = ("created_at", "id")
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    _review = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if hasattr(self, request.method.lower()):
+            self.review  # noqa: B018 -- another organization's review is 404 first
+
+    @property
+    def review(self) -> PostIncidentReview:
+        if self._review is None:
+            self._review = _by_id_or_404(self.reviews(), self.kwargs["review"])
+        return self._review
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ActionItem.objects.none()
+        return (
+            ActionItem.objects.for_org(self.organization)
+            .filter(review=self.review)
+            .select_related("owner")
+        )
+
+    def get_object(self):
+        item = _by_id_or_404(self.get_queryset(), self.kwargs["item"])
+        self.check_object_permissions(self.request, item)
+        return item
+
+    def perform_create(self, serializer):
+        serializer.instance = services.action_item_create(
+            organization=self.organization,
+            actor=self.request.user,
+            review=self.review,
+            **serializer.validated_data,
+        )
+
+    def partial_update(self, request, *args, **kwargs):
+        item = self.get_object()
+        serializer = self.get_serializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        item = services.action_item_update(
+            organization=self.organization,
+            actor=request.user,
+            item=item,
+            **serializer.validated_data,
+        )
+        return Response(ActionItemSerializer(item, context=self.get_serializer_context()).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.action_item_delete(
+            organization=self.organization, actor=request.user, item=self.get_object()
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+router = SimpleRouter()
+router.register("reviews", ReviewViewSet, basename="review")
+router.register(
+    r"reviews/(?P<review>[^/.]+)/action-items", ActionItemViewSet, basename="review-action-item"
+)

@@ -1,0 +1,343 @@
+"""Portal pages for post-incident reviews: /o/<org>/reviews/ and the review page.
+
+Reporters cannot see reviews (404, like a review that does not exist); stakeholders read
+them; responders and up start, edit and publish them and manage their action items.
+Every write goes through ``incidents.services``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.errors import DomainError
+from incidents import services
+from incidents.forms import PortalForm, person_label
+from incidents.models import ActionItem, PostIncidentReview
+from incidents.views import _incident_or_404, _members, _page, _parse_cursor, _query
+from tenancy.access import org_member_required
+
+VIEW = "incidents.view_postincidentreview"
+CHANGE = "incidents.change_postincidentreview"
+TEXT_MAX = 50_000
+REVIEW_STATUS_CHOICES = [
+    (value, label)
+    for value, label in PostIncidentReview.State.choices
+    if value != PostIncidentReview.State.PUBLISHED
+]
+
+
+def _owner_field(members) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Owner",
+        required=False,
+        choices=[("", "—"), *((str(user.pk), person_label(user)) for user in members)],
+    )
+
+
+class ReviewForm(PortalForm):
+    summary = forms.CharField(required=False, max_length=TEXT_MAX, widget=forms.Textarea)
+    impact = forms.CharField(required=False, max_length=TEXT_MAX, widget=forms.Textarea)
+    root_causes = forms.CharField(
+        label="Root causes", required=False, max_length=TEXT_MAX, widget=forms.Textarea
+    )
+    contributing_factors = forms.CharField(
+        label="Contributing factors", required=False, max_length=TEXT_MAX, widget=forms.Textarea
+    )
+    lessons = forms.CharField(
+        label="Lessons learned", required=False, max_length=TEXT_MAX, widget=forms.Textarea
+    )
+    timeline_summary = forms.CharField(
+        label="Timeline (UTC)", required=False, max_length=TEXT_MAX, widget=forms.Textarea
+    )
+
+    def __init__(self, *args, review, members, **kwargs):
+        initial = {
+            **{field: getattr(review, field) for field in services.REVIEW_FIELDS},
+            "owner": str(review.owner_id or ""),
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.members = {str(user.pk): user for user in members}
+        self.fields["owner"] = _owner_field(members)
+        if review.status != PostIncidentReview.State.PUBLISHED:
+            self.fields["status"] = forms.ChoiceField(choices=REVIEW_STATUS_CHOICES)
+
+    def changes(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["owner"] = self.members.get(data["owner"])
+        return data
+
+
+class ActionItemForm(PortalForm):
+    title = forms.CharField(max_length=200)
+    due_date = forms.DateField(
+        label="Due", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    status = forms.ChoiceField(choices=ActionItem.State.choices, initial=ActionItem.State.OPEN)
+    external_url = forms.URLField(
+        label="Tracking link", required=False, max_length=200, assume_scheme="https"
+    )
+
+    def __init__(self, *args, members, item=None, **kwargs):
+        if item is not None:
+            kwargs["initial"] = {
+                "title": item.title,
+                "due_date": item.due_date,
+                "status": item.status,
+                "external_url": item.external_url,
+                "owner": str(item.owner_id or ""),
+            }
+            kwargs["prefix"] = f"item-{item.pk}"
+        super().__init__(*args, **kwargs)
+        self.members = {str(user.pk): user for user in members}
+        self.fields["owner"] = _owner_field(members)
+
+    def values(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["owner"] = self.members.get(data["owner"])
+        return data
+
+
+# Reads -------------------------------------------------------------------------------
+
+
+def _require_view(request) -> None:
+    if not request.user.has_perm(VIEW, request.organization):
+        raise Http404("No such review.")
+
+
+def _reviews(request):
+    return PostIncidentReview.objects.for_org(request.organization).select_related(
+        "incident", "owner"
+    )
+
+
+def _review_or_404(request, review_id: int) -> PostIncidentReview:
+    _require_view(request)
+    return get_object_or_404(_reviews(request), pk=review_id)
+
+
+def _review_url(review) -> str:
+    from django.urls import reverse
+
+    return reverse(
+        "incidents:review-detail", kwargs={"org": review.organization.slug, "review": review.pk}
+    )
+
+
+# Pages -------------------------------------------------------------------------------
+
+
+@org_member_required
+@require_GET
+def review_list(request):
+    _require_view(request)
+    reviews = _reviews(request)
+    status = request.GET.get("status", "")
+    if status in PostIncidentReview.State.values:
+        reviews = reviews.filter(status=status)
+    else:
+        status = ""
+    before = request.GET.get("before", "")
+    rows, older = _page(reviews, before)
+    current = [("status", status)] if status else []
+    return render(
+        request,
+        "incidents/review_list.html",
+        {
+            "reviews": rows,
+            "status": status,
+            "statuses": PostIncidentReview.State.choices,
+            "older_url": _query([*current, ("before", older)]) if older else None,
+            "newest_url": _query(current) if _parse_cursor(before) else None,
+        },
+    )
+
+
+@org_member_required
+@require_POST
+def review_start(request, number: int):
+    """From a resolved or closed incident's page; opens the review if it exists already."""
+    _require_view(request)
+    incident = _incident_or_404(request, number)
+    if not request.user.has_perm("incidents.add_postincidentreview", incident):
+        raise PermissionDenied
+    existing = _reviews(request).filter(incident=incident).first()
+    if existing is not None:
+        return redirect(_review_url(existing))
+    try:
+        review = services.review_create(
+            organization=request.organization, actor=request.user, incident=incident
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("incidents:detail", org=request.organization.slug, number=incident.number)
+    messages.success(request, f"The review of {incident.reference} is started, pre-filled.")
+    return redirect(_review_url(review))
+
+
+@org_member_required
+@require_http_methods(["GET", "POST"])
+def review_detail(request, review: int):
+    review = _review_or_404(request, review)
+    if request.method == "POST":
+        return _act(request, review)
+    return _render(request, review)
+
+
+def _items(review) -> list[ActionItem]:
+    return list(
+        ActionItem.objects.for_org(review.organization_id)
+        .filter(review=review)
+        .select_related("owner")
+    )
+
+
+def _render(request, review, *, bound=None, error: str = "", status: int = 200):
+    bound = bound or {}
+    members = _members(request.organization)
+    can_change = request.user.has_perm(CHANGE, review)
+    items = _items(review)
+    context = {
+        "review": review,
+        "incident": review.incident,
+        "items": items,
+        "can_change": can_change,
+        "error": error,
+    }
+    if can_change:
+        context["review_form"] = bound.get("review") or ReviewForm(review=review, members=members)
+        context["item_form"] = bound.get("add_item") or ActionItemForm(members=members)
+        context["item_forms"] = [
+            (item, bound.get(f"item-{item.pk}") or ActionItemForm(members=members, item=item))
+            for item in items
+        ]
+    return render(request, "incidents/review_detail.html", context, status=status)
+
+
+def _done(review, message: str, request, anchor: str = ""):
+    messages.success(request, message)
+    return redirect(_review_url(review) + anchor)
+
+
+def _save(request, review):
+    form = ReviewForm(request.POST, review=review, members=_members(request.organization))
+    if not form.is_valid():
+        return _render(
+            request, review, bound={"review": form}, error="Please check the form.", status=400
+        )
+    try:
+        services.review_update(
+            organization=request.organization,
+            actor=request.user,
+            review=review,
+            **form.changes(),
+        )
+    except DomainError as exc:
+        return _render(
+            request, review, bound={"review": form}, error=exc.message, status=exc.status_code
+        )
+    return _done(review, "The review is saved.", request)
+
+
+def _publish(request, review):
+    try:
+        services.review_publish(
+            organization=request.organization, actor=request.user, review=review
+        )
+    except DomainError as exc:
+        return _render(request, review, error=exc.message, status=exc.status_code)
+    return _done(review, "The review is published.", request)
+
+
+def _item_or_404(request, review) -> ActionItem:
+    value = request.POST.get("item", "")
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise Http404("No such action item.")
+    return get_object_or_404(
+        ActionItem.objects.for_org(request.organization).filter(review=review), pk=int(value)
+    )
+
+
+def _add_item(request, review):
+    form = ActionItemForm(request.POST, members=_members(request.organization))
+    if not form.is_valid():
+        return _render(
+            request,
+            review,
+            bound={"add_item": form},
+            error="Please check the action item.",
+            status=400,
+        )
+    try:
+        services.action_item_create(
+            organization=request.organization, actor=request.user, review=review, **form.values()
+        )
+    except DomainError as exc:
+        return _render(
+            request, review, bound={"add_item": form}, error=exc.message, status=exc.status_code
+        )
+    return _done(review, "The action item is added.", request, "#action-items")
+
+
+def _update_item(request, review):
+    item = _item_or_404(request, review)
+    form = ActionItemForm(request.POST, members=_members(request.organization), item=item)
+    if not form.is_valid():
+        return _render(
+            request,
+            review,
+            bound={f"item-{item.pk}": form},
+            error="Please check the action item.",
+            status=400,
+        )
+    try:
+        services.action_item_update(
+            organization=request.organization, actor=request.user, item=item, **form.values()
+        )
+    except DomainError as exc:
+        return _render(
+            request,
+            review,
+            bound={f"item-{item.pk}": form},
+            error=exc.message,
+            status=exc.status_code,
+        )
+    return _done(review, "The action item is saved.", request, "#action-items")
+
+
+def _delete_item(request, review):
+    item = _item_or_404(request, review)
+    services.action_item_delete(organization=request.organization, actor=request.user, item=item)
+    return _done(review, "The action item is deleted.", request, "#action-items")
+
+
+ACTIONS = {
+    "save": (CHANGE, _save),
+    "publish": (CHANGE, _publish),
+    "add_item": ("incidents.add_actionitem", _add_item),
+    "update_item": ("incidents.change_actionitem", _update_item),
+    "delete_item": ("incidents.delete_actionitem", _delete_item),
+}
+
+
+def _act(request, review):
+    try:
+        permission, handler = ACTIONS[request.POST.get("action", "")]
+    except KeyError:
+        return _render(request, review, error="Unknown action.", status=400)
+    if not request.user.has_perm(permission, review):
+        raise PermissionDenied
+    return handler(request, review)
+
+
+urlpatterns = [
+    path("o/<slug:org>/reviews/", review_list, name="review-list"),
+    path("o/<slug:org>/reviews/<int:review>/", review_detail, name="review-detail"),
+    path("o/<slug:org>/incidents/<int:number>/review/", review_start, name="review-start"),
+]
