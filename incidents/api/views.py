@@ -10,7 +10,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
@@ -89,7 +95,35 @@ class IncidentViewSet(
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "organization": self.organization}
 
-    @extend_schema(request=IncidentCreateSerializer, responses={201: IncidentSerializer})
+    @extend_schema(
+        request=IncidentCreateSerializer,
+        responses={201: IncidentSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Makes a retry safe for 24 h (up to 255 characters).",
+            )
+        ],
+        examples=[
+            OpenApiExample(
+                "Report an outage",
+                request_only=True,
+                value={
+                    "title": "Checkout returns HTTP 502",
+                    "description": "About a third of requests fail since 09:40 UTC.",
+                    "service": "checkout-api",
+                    "category": "software",
+                    "impact": 1,
+                    "urgency": 1,
+                    "severity": "sev1",
+                    "error_codes": ["HTTP-502"],
+                    "tags": ["eu-west"],
+                },
+            )
+        ],
+    )
     def create(self, request, *args, **kwargs):
         """Creates an incident. An ``Idempotency-Key`` header (up to 255 characters) makes
         a retry safe: the same key and body within 24 h replays the first response (with
@@ -113,9 +147,52 @@ class IncidentViewSet(
         responses={
             200: IncidentSerializer,
             409: OpenApiResponse(
-                description="A forbidden status change; `allowed` lists the permitted targets."
+                response=OpenApiTypes.OBJECT,
+                description="A forbidden status change; `allowed` lists the permitted targets.",
+                examples=[
+                    OpenApiExample(
+                        "Closing an incident that is not resolved",
+                        value={
+                            "status": [
+                                "An incident cannot go from new to closed. Allowed: "
+                                "acknowledged, in_progress, on_hold, resolved, cancelled."
+                            ],
+                            "allowed": [
+                                "acknowledged",
+                                "in_progress",
+                                "on_hold",
+                                "resolved",
+                                "cancelled",
+                            ],
+                        },
+                    )
+                ],
             ),
         },
+        examples=[
+            OpenApiExample(
+                "Acknowledge", request_only=True, value={"status": "acknowledged", "note": "On it"}
+            ),
+            OpenApiExample(
+                "Resolve",
+                request_only=True,
+                value={
+                    "status": "resolved",
+                    "resolution": "Rolled back release 2026.11.3.",
+                    "root_cause": "A connection pool limit in the new release.",
+                },
+            ),
+            OpenApiExample(
+                "Assign and re-classify",
+                request_only=True,
+                value={"assignee": "carol", "impact": 2, "urgency": 1, "severity": "sev2"},
+            ),
+            OpenApiExample(
+                "Override the priority",
+                request_only=True,
+                value={"priority": 1, "priority_reason": "Board demo in one hour."},
+            ),
+        ],
     )
     def partial_update(self, request, *args, **kwargs):
         incident = self.get_object()
