@@ -136,6 +136,14 @@ def _check_same_organization(organization, **related) -> None:
             raise DomainError("Not found.", field=field)
 
 
+def _check_member(organization, field: str, user) -> None:
+    """A person named on an incident or a review is a member here, or "not found"."""
+    if user is None:
+        return
+    if not Membership.objects.for_org(organization).filter(user_id=user.pk).exists():
+        raise DomainError("Not found.", field=field)
+
+
 @rls.in_tenant
 def incident_create(
     *,
@@ -158,6 +166,7 @@ def incident_create(
     dedup_key: str = "",
 ) -> Incident:
     _check_same_organization(organization, category=category, service=service, team=team)
+    _check_member(organization, "reporter", reporter)
     if team is None and service is not None:
         team = service.team
     incident = Incident.objects.create(
@@ -264,6 +273,9 @@ def incident_update(*, organization, actor, incident: Incident, **changes) -> In
     _check_same_organization(
         organization, **{k: v for k, v in changes.items() if k in ("category", "service", "team")}
     )
+    for field in PEOPLE:
+        if field in changes:
+            _check_member(organization, field, changes[field])
     incident = _locked(organization, incident)
     before = {field: getattr(incident, field) for field in changes}
     before_priority = incident.priority
@@ -618,14 +630,6 @@ ACTION_ITEM_FIELDS = ("title", "owner", "due_date", "status", "external_url")
 TIMELINE_TEXT_MAX = 200
 
 
-def _check_member(organization, field: str, user) -> None:
-    """A person named on a review is a member of the organization, or "not found"."""
-    if user is None:
-        return
-    if not Membership.objects.for_org(organization).filter(user_id=user.pk).exists():
-        raise DomainError("Not found.", field=field)
-
-
 def _one_line(text: str) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= TIMELINE_TEXT_MAX else text[: TIMELINE_TEXT_MAX - 1] + "…"
@@ -633,6 +637,15 @@ def _one_line(text: str) -> str:
 
 def _what_happened(entry: TimelineEntry) -> str:
     data, kind = entry.data or {}, entry.kind
+    if not entry.is_public and kind != TimelineEntry.Kind.COMMENT:
+        # Stakeholders may read reviews: internal entries say what kind of thing happened,
+        # not what they contain.
+        field = (
+            f" {data['field']}"
+            if kind == TimelineEntry.Kind.FIELD_CHANGED and data.get("field")
+            else ""
+        )
+        return f"{entry.get_kind_display()}{field} (internal)"
     if kind == TimelineEntry.Kind.CREATED:
         return f"Created the incident (P{data.get('priority', '?')}, {data.get('source', '?')})"
     if kind == TimelineEntry.Kind.STATUS_CHANGED:

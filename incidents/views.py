@@ -108,9 +108,11 @@ def _parse_iso(value: str) -> datetime | None:
     value = value.strip().replace(" ", "+")[:64]  # a "+" that arrived unencoded
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)  # out of range once in UTC (year 1 east of it)
+    except (ValueError, OverflowError):
         return None
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
 # Keyset pagination on (created_at, id), newest first: no COUNT(*), no OFFSET.

@@ -1,0 +1,70 @@
+"""Regression tests for what the review of the incident code found."""
+
+import pytest
+from django.urls import reverse
+
+from core.errors import DomainError
+from incidents import services
+from incidents.states import Status
+from tenancy.models import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_review_prefill_does_not_quote_internal_entries(org, member):
+    responder = member(Role.RESPONDER)
+    incident = services.incident_create(organization=org, actor=responder, title="Down")
+    services.incident_override_priority(
+        organization=org,
+        actor=responder,
+        incident=incident,
+        priority=1,
+        reason="the CFO is watching",
+    )
+    services.incident_update(
+        organization=org,
+        actor=responder,
+        incident=incident,
+        description="internal detail about the vendor contract",
+    )
+    services.incident_transition(
+        organization=org,
+        actor=responder,
+        incident=incident,
+        status=Status.RESOLVED,
+        resolution="Restarted.",
+    )
+    review = services.review_create(organization=org, actor=responder, incident=incident)
+    assert "CFO" not in review.timeline_summary
+    assert "vendor contract" not in review.timeline_summary
+    assert "Priority overridden (internal)" in review.timeline_summary
+    assert "Changed description (internal)" in review.timeline_summary
+    assert "Changed the status from new to resolved" in review.timeline_summary
+
+
+@pytest.mark.parametrize(
+    "since", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "nonsense", "1" * 80]
+)
+def test_change_feeds_survive_out_of_range_times(client_for, member, org, since):
+    responder = member(Role.RESPONDER)
+    incident = services.incident_create(organization=org, actor=responder, title="Down")
+    client = client_for(responder)
+    feeds = [
+        reverse("incidents:changes", kwargs={"org": org.slug}),
+        reverse("incidents:incident-changes", kwargs={"org": org.slug, "number": incident.number}),
+    ]
+    for feed in feeds:
+        assert client.get(feed, {"since": since}).status_code in (200, 400), feed
+
+
+@pytest.mark.parametrize("field", ["assignee", "commander", "comms_lead"])
+def test_people_from_another_organization_cannot_be_named(org, other_org, member, field):
+    stranger = member(Role.RESPONDER, organization=other_org)
+    incident = services.incident_create(organization=org, actor=None, title="Down")
+    with pytest.raises(DomainError) as refused:
+        services.incident_update(
+            organization=org, actor=None, incident=incident, **{field: stranger}
+        )
+    assert refused.value.field == field
+    with pytest.raises(DomainError):
+        services.incident_create(organization=org, actor=None, title="x", reporter=stranger)
