@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.models import Category, Incident, Priority, Service, TimelineEntry
+from incidents.services import UPDATABLE
 from incidents.states import Status, allowed_targets
 from tenancy.models import Team
 
@@ -267,28 +268,8 @@ class IncidentUpdateSerializer(IncidentWriteSerializer):
 
     class Meta:
         model = Incident
-        fields = [
-            "title",
-            "description",
-            "category",
-            "impact",
-            "urgency",
-            "severity",
-            "service",
-            "team",
-            "assignee",
-            "commander",
-            "comms_lead",
-            "error_codes",
-            "tags",
-            "occurred_at",
-            "root_cause",
-            "resolution",
-            "status",
-            "note",
-            "priority",
-            "priority_reason",
-        ]
+        # What incident_update takes, plus the transition and the priority override.
+        fields = [*UPDATABLE, "status", "note", "priority", "priority_reason"]
 
     def validate(self, attrs):
         errors = {}
