@@ -531,12 +531,16 @@ def closure_confirm(request, org: str, number: int, token: str):
         return _link_invalid(request)
     with transaction.atomic():
         rls.set_tenant([organization.pk])
-        incident = (
+        incidents = (
             Incident.objects.for_org(organization)
             .select_related("reporter", "organization")
             .filter(number=number)
-            .first()
         )
+        if request.method == "POST":
+            # Checked and acted on under one lock: a resolution that lands between the two
+            # cannot be confirmed by a link made for an earlier one.
+            incidents = incidents.select_for_update(of=("self",))
+        incident = incidents.first()
         if incident is None or not services.closure_token_valid(incident, token):
             return _link_invalid(request)
         context = {"incident": incident, "closure_action": request.path}
