@@ -6,7 +6,6 @@ reporter's open page follows along without a reload (static/beacon/live.js).
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
@@ -14,26 +13,11 @@ from incidents import services as incident_services
 from incidents.models import Incident
 from tenancy import services
 from tenancy.models import Role
-from tests.browser.test_portal_browser import CHROMIUM_ARGS, TIMEOUT_MS, log_in
+from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.test_portal_browser import log_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
-            )
-            try:
-                yield browser
-            finally:
-                browser.close()
 
 
 @pytest.fixture
