@@ -11,6 +11,18 @@ from incidents.states import OPEN_STATES, Status
 from tenancy.models import Team, TenantModel, TenantQuerySet
 
 
+def _person(**options):
+    """An optional person named on a row; emptied, not deleted, when the user goes."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        **options,
+    )
+
+
 class Level(models.IntegerChoices):
     HIGH = 1, "1 – High"
     MEDIUM = 2, "2 – Medium"
@@ -146,34 +158,10 @@ class Incident(TenantModel):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
     )
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    commander = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    comms_lead = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    assignee = _person()
+    reporter = _person()
+    commander = _person()
+    comms_lead = _person()
     error_codes = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True)
@@ -259,13 +247,7 @@ class TimelineEntry(TenantModel):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    actor = _person()
     actor_label = models.CharField(max_length=200)
     is_public = models.BooleanField(
         default=False, help_text="Shown to the reporter and stakeholders."
@@ -433,13 +415,7 @@ class Attachment(TenantModel):
     original_name = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    uploaded_by = _person()
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:
@@ -475,21 +451,8 @@ class PostIncidentReview(TenantModel):
     timeline_summary = models.TextField(
         blank=True, help_text="Pre-filled from the incident's timeline (UTC)."
     )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        editable=False,
-    )
+    owner = _person()
+    created_by = _person(editable=False)
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(default=now)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -519,13 +482,7 @@ class ActionItem(TenantModel):
         PostIncidentReview, on_delete=models.CASCADE, related_name="action_items"
     )
     title = models.CharField(max_length=200)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    owner = _person()
     due_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
     external_url = models.URLField(blank=True, help_text="E.g. the Jira issue tracking it.")
