@@ -498,3 +498,28 @@ class ActionItem(TenantModel):
 
     def __str__(self):
         return self.title
+
+
+# --- Saved queue views ---
+
+
+class SavedView(TenantModel):
+    """A responder's own named set of queue filters (the queue's normalized query string)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=80)
+    query = models.CharField(
+        max_length=2000, blank=True, help_text="The queue's filters, as a query string."
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "owner", "name"], name="saved_view_owner_name"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
