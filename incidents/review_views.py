@@ -1,7 +1,8 @@
 """Portal pages for post-incident reviews: /o/<org>/reviews/ and the review page.
 
 Reporters cannot see reviews (404, like a review that does not exist); stakeholders read
-them; responders and up start, edit and publish them and manage their action items.
+published ones (a draft is 404 to them); responders and up start, edit and publish them
+and manage their action items.
 Every write goes through ``incidents.services``.
 """
 
@@ -19,6 +20,7 @@ from core.errors import DomainError
 from incidents import services
 from incidents.forms import PortalForm, person_label
 from incidents.models import ActionItem, PostIncidentReview
+from incidents.selectors import reviews_visible
 from incidents.views import _incident_or_404, _members, _page, _parse_cursor, _query
 from tenancy.access import org_member_required
 
@@ -112,7 +114,7 @@ def _require_view(request) -> None:
 
 
 def _reviews(request):
-    return PostIncidentReview.objects.for_org(request.organization).select_related(
+    return reviews_visible(organization=request.organization, role=request.role).select_related(
         "incident", "owner"
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from incidents.models import Incident, TimelineEntry
+from incidents.models import Incident, PostIncidentReview, TimelineEntry
 from tenancy.models import Role
 
 
@@ -37,3 +37,13 @@ def timeline_visible(*, organization, incident, role: str):
     if role in (Role.REPORTER, Role.STAKEHOLDER):
         entries = entries.filter(is_public=True)
     return entries.select_related("actor").order_by("created_at", "id")
+
+
+def reviews_visible(*, organization, role: str):
+    """Stakeholders read published reviews only; drafts stay with the responders.
+
+    Reporters are kept out by permission (they never reach this query)."""
+    reviews = PostIncidentReview.objects.for_org(organization)
+    if role in (Role.REPORTER, Role.STAKEHOLDER):
+        reviews = reviews.filter(status=PostIncidentReview.State.PUBLISHED)
+    return reviews

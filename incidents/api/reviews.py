@@ -166,9 +166,9 @@ class ReviewScopedMixin(OrganizationScopedMixin):
         return {**super().get_serializer_context(), "organization": self.organization}
 
     def reviews(self):
-        return PostIncidentReview.objects.for_org(self.organization).select_related(
-            "incident", "owner", "created_by"
-        )
+        return selectors.reviews_visible(
+            organization=self.organization, role=self.role
+        ).select_related("incident", "owner", "created_by")
 
 
 @extend_schema(parameters=[REVIEW])

@@ -265,6 +265,12 @@ def test_api_role_matrix(org, member, api_client_for, role):
         assert client.patch(item_url, {"title": "y"}).status_code == 404
         assert client.delete(item_url).status_code == 404
         return
+    if role == Role.STAKEHOLDER:  # a draft is the responders' own: not found, not listed
+        assert client.get(urls["list"]).json()["results"] == []
+        assert client.get(urls["detail"]).status_code == 404
+        assert client.get(urls["items"]).status_code == 404
+        review = services.review_publish(organization=org, actor=None, review=review)
+        assert [r["id"] for r in client.get(urls["list"]).json()["results"]] == [review.pk]
     for url in urls.values():
         assert client.get(url).status_code == 200
     writes = [
@@ -458,6 +464,12 @@ def test_portal_role_matrix(org, member, client_for, role):
         assert client.post(url, {"action": "publish"}).status_code == 404
         assert client.post(start).status_code == 404
         return
+    if role == Role.STAKEHOLDER:  # drafts are not theirs to read
+        assert review.incident.title.encode() not in client.get(portal(org, "review-list")).content
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"action": "publish"}).status_code == 404
+        review = services.review_publish(organization=org, actor=None, review=review)
+        assert review.incident.title.encode() in client.get(portal(org, "review-list")).content
     assert client.get(portal(org, "review-list")).status_code == 200
     page = client.get(url)
     assert page.status_code == 200
