@@ -310,6 +310,12 @@ class IdempotencyKey(TenantModel):
     status = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
+    owner_transaction = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="PostgreSQL transaction id of the request that claimed the key while it is "
+        "in flight: when that transaction aborted, the key is free again.",
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:

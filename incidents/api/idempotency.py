@@ -5,7 +5,10 @@ concurrent duplicate sees it (and answers 409) instead of doing the work again. 
 response is stored in the request's own transaction, so it commits together with what it
 describes; a repeat with the same key and body within 24 hours replays it with the header
 ``Idempotent-Replayed: true``. The same key with another body answers 422. A request that
-fails (an exception, a 5xx) forgets its key, so the client may retry it.
+fails (an exception, a 5xx) forgets its key, so the client may retry it. On PostgreSQL the
+in-flight claim names the request's transaction; when that transaction rolled back after the
+view returned (a middleware error, a failed commit) the key is taken over at once instead of
+answering 409 until the claim is abandoned.
 
 Keys are per organization and per principal ("user:<id>" or "key:<api key id>").
 """
@@ -100,9 +103,14 @@ _DELETE_STALE = (
     f"DELETE FROM {_TABLE} WHERE {_WHERE} AND (created_at < %s "  # noqa: S608
     "OR (status = %s AND created_at < %s))"
 )
+# PostgreSQL only: an in-flight claim whose request transaction aborted is stale too.
+_DELETE_ABORTED = (
+    f"DELETE FROM {_TABLE} WHERE {_WHERE} AND status = %s "  # noqa: S608
+    "AND owner_transaction IS NOT NULL AND txid_status(owner_transaction) = 'aborted'"
+)
 _INSERT = (
     f'INSERT INTO {_TABLE} (organization_id, principal, "key", request_hash, status, '  # noqa: S608
-    "created_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    "owner_transaction, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
 )
 _SELECT = f"SELECT id, status, request_hash FROM {_TABLE} WHERE {_WHERE}"  # noqa: S608
 _DELETE = f"DELETE FROM {_TABLE} WHERE id = %s"  # noqa: S608
@@ -112,15 +120,29 @@ def _begin(organization_id: int, principal: str, key: str, digest: str):
     """Claims the key: (True, row) when this request is first, else (False, existing row)."""
     now = timezone.now()
     scope = [organization_id, principal, key]
+    owner = _request_transaction_id()
+    in_flight = IdempotencyKey.State.IN_FLIGHT
     with _own_transaction(organization_id) as (connection, cursor):
         adapt = connection.ops.adapt_datetimefield_value
-        stale = [adapt(now - TTL), IdempotencyKey.State.IN_FLIGHT]
+        stale = [adapt(now - TTL), in_flight]
         cursor.execute(_DELETE_STALE, [*scope, *stale, adapt(now - IN_FLIGHT_ABANDONED_AFTER)])
-        cursor.execute(_INSERT, [*scope, digest, IdempotencyKey.State.IN_FLIGHT, adapt(now)])
+        if connection.vendor == "postgresql":
+            cursor.execute(_DELETE_ABORTED, [*scope, in_flight])
+        cursor.execute(_INSERT, [*scope, digest, in_flight, owner, adapt(now)])
         inserted = cursor.rowcount == 1
         cursor.execute(_SELECT, scope)
         row = cursor.fetchone()
     return inserted, row
+
+
+def _request_transaction_id() -> int | None:
+    """The id of the request's own PostgreSQL transaction, when the claim is made beside it."""
+    default = connections[DEFAULT_DB_ALIAS]
+    if not _in_request_transaction(default):
+        return None  # the claim commits or rolls back with the work itself
+    with default.cursor() as cursor:
+        cursor.execute("SELECT txid_current()")
+        return cursor.fetchone()[0]
 
 
 def _forget(organization_id: int, pk: int) -> None:

@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -223,3 +223,31 @@ def test_an_abandoned_in_flight_key_is_taken_over(org, client, responder):
     response = post(client, org)
     assert response.status_code == 201
     assert count(org) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_key_whose_request_rolled_back_after_the_view_is_free_at_once(org, client):
+    """The claim commits on a second connection; the work rolls back with the request.
+
+    The outer ``atomic`` stands for the request's transaction failing after the view
+    returned (a middleware error, a failed commit)."""
+    statuses = []
+
+    def request_then_fail():
+        with transaction.atomic():
+            statuses.append(post(client, org).status_code)
+            raise RuntimeError("the request's transaction rolls back")
+
+    with pytest.raises(RuntimeError):
+        request_then_fail()
+    assert statuses == [201]
+    with rls.tenant_context(org.pk):
+        assert count(org) == 0
+        assert IdempotencyKey.objects.for_org(org).get().status == IdempotencyKey.State.IN_FLIGHT
+    response = post(client, org)
+    assert response.status_code == 201  # not 409 for ten minutes
+    assert response.get("Idempotent-Replayed") is None
+    with rls.tenant_context(org.pk):
+        assert count(org) == 1
+        assert IdempotencyKey.objects.for_org(org).get().status == IdempotencyKey.State.DONE
