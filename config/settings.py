@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "core",
     "tenancy",
     "incidents",
+    "alerts",
+    "django_ratelimit",
     "runbooks",
     "notifications",
 ]
@@ -303,6 +305,26 @@ CELERY_BEAT_SCHEDULE = {
     "incidents-auto-close": {"task": "incidents.tasks.auto_close", "schedule": timedelta(hours=1)},
     "incidents-sla-check": {"task": "incidents.tasks.sla_check", "schedule": timedelta(minutes=1)},
 }
+
+# A cache shared by the web processes: Redis in production (CACHE_URL), used for the
+# per-integration rate limit of alert ingestion (django-ratelimit). The embedded default
+# keeps it in each process's memory, so there a limit counts per web process.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SILENCED_SYSTEM_CHECKS = [
+    # Django's own Redis backend increments atomically; the check knows only django-redis.
+    "django_ratelimit.W001",
+    # The embedded default has no shared cache: limits count per process (see above).
+    *([] if CACHE_URL else ["django_ratelimit.E003"]),
+]
+
+# Alert ingestion refuses bodies over 512 KB (the PagerDuty Events API's limit).
+ALERT_MAX_BODY_BYTES = 512 * 1024
 
 # /metrics is open by default (scrape it from inside the network); set METRICS_TOKEN to
 # require `Authorization: Bearer <token>`.

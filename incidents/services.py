@@ -25,7 +25,7 @@ from incidents.models import (
     Service,
     TimelineEntry,
 )
-from incidents.states import Status, allowed_targets
+from incidents.states import OPEN_STATES, Status, allowed_targets
 from tenancy import audit, rls
 
 DEFAULT_CATEGORIES = [
@@ -164,8 +164,14 @@ def incident_create(
     error_codes=(),
     tags=(),
     dedup_key: str = "",
+    integration=None,
 ) -> Incident:
-    _check_same_organization(organization, category=category, service=service, team=team)
+    """Opens an incident. With an ``integration`` and a ``dedup_key`` it is the open
+    incident for that key: a second one raises IntegrityError (callers that race for the
+    key run this in a savepoint and take the winner's)."""
+    _check_same_organization(
+        organization, category=category, service=service, team=team, integration=integration
+    )
     _check_member(organization, "reporter", reporter)
     if team is None and service is not None:
         team = service.team
@@ -188,6 +194,7 @@ def incident_create(
         error_codes=list(error_codes),
         tags=list(tags),
         dedup_key=dedup_key,
+        integration=integration,
     )
     incident.save(update_fields=sla_policy.start(incident, timezone.now()))
     _entry(
@@ -240,7 +247,10 @@ def incident_transition(
         fields.append("resolved_at")
     incident.status = status
     incident.updated_at = now
-    incident.save(update_fields=fields)
+    if source in OPEN_STATES:
+        incident.save(update_fields=fields)
+    else:
+        _save_reopened(incident, fields)
     _entry(
         incident,
         actor,
@@ -250,6 +260,26 @@ def incident_transition(
         is_public=True,
     )
     return incident
+
+
+def _save_reopened(incident: Incident, fields: list[str]) -> None:
+    """Reopening an alert's incident while a newer one holds its dedup key is a conflict."""
+    try:
+        with transaction.atomic():
+            incident.save(update_fields=fields)
+    except IntegrityError:
+        holder = (
+            Incident.objects.for_org(incident.organization_id)
+            .open()
+            .filter(integration_id=incident.integration_id, dedup_key=incident.dedup_key)
+            .values_list("number", flat=True)
+            .first()
+        )
+        raise Conflict(
+            f"INC-{holder} is open for the same alert (dedup key {incident.dedup_key!r}); "
+            "work on that one instead.",
+            field="status",
+        ) from None
 
 
 def _shown(value):

@@ -8,7 +8,8 @@ found from the models after every migration, so a new tenant table is born prote
 
 Two narrow, read-only exceptions let the web process find what it needs before it knows
 the organization: a user's own memberships (``app.user_id``) and the API key whose digest
-is being authenticated (``app.api_key_hash``).
+is being authenticated (``app.api_key_hash``), and the alert integration whose key an
+event was sent with (``app.integration_key``).
 
 Nothing here does anything on SQLite; layer 1 (scoped querysets) still applies there.
 """
@@ -26,6 +27,7 @@ POLICY = "tenant_isolation"
 TENANT_SETTING = "app.organization_id"
 USER_SETTING = "app.user_id"
 API_KEY_SETTING = "app.api_key_hash"
+INTEGRATION_KEY_SETTING = "app.integration_key"
 
 _IN_TENANT = (
     "organization_id = ANY (string_to_array("
@@ -42,6 +44,12 @@ EXTRA_SELECT_POLICIES = {
         f"key_hash = NULLIF(current_setting('{API_KEY_SETTING}', true), '')",
     ),
 }
+# Apps add theirs in AppConfig.ready() with add_select_policy().
+
+
+def add_select_policy(table: str, name: str, using: str) -> None:
+    """One more narrow read-only exception on a tenant table (see the module docstring)."""
+    EXTRA_SELECT_POLICIES[table] = (name, using)
 
 
 def tenant_models():
@@ -149,6 +157,11 @@ def set_user(user_id: int | None, using: str = DEFAULT_DB_ALIAS) -> None:
 def set_api_key_hash(key_hash: str, using: str = DEFAULT_DB_ALIAS) -> None:
     """Lets this transaction read the one API key with this digest."""
     _set(API_KEY_SETTING, key_hash, using)
+
+
+def set_integration_key(key: str, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Lets this transaction read the one integration whose key an event was sent with."""
+    _set(INTEGRATION_KEY_SETTING, key, using)
 
 
 _ADD_TENANT = f"""

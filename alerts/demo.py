@@ -1,0 +1,2 @@
+def seed(*, organization, users, stdout):
+    pass

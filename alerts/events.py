@@ -1,0 +1,196 @@
+"""What every alerting format is translated into before it is stored: :class:`Event`.
+
+Each format (PagerDuty, Alertmanager, Opsgenie, the generic webhook) parses its request
+into events or raises :class:`InvalidEvent` with every problem found; the ingestion
+service does the rest the same way for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from alerts.models import Alert
+from incidents.models import Level, Severity
+
+MAX_BODY_BYTES = 512 * 1024
+DEDUP_KEY_MAX = 255
+SUMMARY_MAX = 1024
+TITLE_MAX = 200
+
+SEVERITIES = ("critical", "error", "warning", "info")
+# Words other tools use for the four severities (lower case).
+SEVERITY_ALIASES = {
+    "critical": "critical",
+    "crit": "critical",
+    "fatal": "critical",
+    "emergency": "critical",
+    "disaster": "critical",
+    "page": "critical",
+    "p1": "critical",
+    "error": "error",
+    "err": "error",
+    "high": "error",
+    "major": "error",
+    "p2": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "average": "warning",
+    "minor": "warning",
+    "p3": "warning",
+    "info": "info",
+    "informational": "info",
+    "low": "info",
+    "none": "info",
+    "p4": "info",
+    "p5": "info",
+}
+# A new incident's impact, urgency and severity per alert severity; a service may override
+# any of them in ``Service.alert_severity_map``.
+DEFAULT_SEVERITY_MAP = {
+    "critical": {"impact": Level.HIGH, "urgency": Level.HIGH, "severity": Severity.SEV1},
+    "error": {"impact": Level.MEDIUM, "urgency": Level.HIGH, "severity": Severity.SEV2},
+    "warning": {"impact": Level.MEDIUM, "urgency": Level.MEDIUM, "severity": Severity.SEV3},
+    "info": {"impact": Level.LOW, "urgency": Level.LOW, "severity": Severity.SEV4},
+}
+
+
+class InvalidEvent(Exception):
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+@dataclass
+class Event:
+    action: str  # an Alert.Action
+    dedup_key: str
+    summary: str
+    payload: dict[str, Any]
+    severity: str = "warning"
+    source: str = ""
+    fingerprint: str = ""
+    title: str = ""  # of the incident it opens; the summary when empty
+    description: str = ""  # Markdown, of the incident it opens
+    tags: list[str] = field(default_factory=list)
+    occurred_at: datetime | None = None
+
+    def __post_init__(self):
+        if self.action not in Alert.Action.values:
+            raise ValueError(self.action)
+        self.summary = self.summary[:SUMMARY_MAX]
+        self.title = one_line(self.title or self.summary)[:TITLE_MAX]
+
+
+def normalize_severity(value: Any, default: str = "warning") -> str:
+    if not isinstance(value, str):
+        return default
+    return SEVERITY_ALIASES.get(value.strip().lower(), default)
+
+
+def incident_fields(service, severity: str) -> dict[str, Any]:
+    """impact, urgency and severity for an incident an alert of this severity opens."""
+    fields = dict(DEFAULT_SEVERITY_MAP[severity])
+    fields.update(severity_overrides(service.alert_severity_map).get(severity, {}))
+    return fields
+
+
+def severity_overrides(value: Any) -> dict[str, dict[str, Any]]:
+    """A service's map, validated: raises ValueError naming the first problem."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("Give an object keyed by alert severity.")
+    levels, severities = set(Level.values), set(Severity.values)
+    for name, fields in value.items():
+        if name not in SEVERITIES:
+            raise ValueError(f"Unknown alert severity {name!r}: use {', '.join(SEVERITIES)}.")
+        if not isinstance(fields, dict):
+            raise ValueError(f"{name}: give an object with impact, urgency and/or severity.")
+        for key, item in fields.items():
+            if key in ("impact", "urgency") and item not in levels:
+                raise ValueError(f"{name}.{key}: use 1, 2 or 3.")
+            if key == "severity" and item not in severities:
+                raise ValueError(f"{name}.severity: use one of {', '.join(severities)}.")
+            if key not in ("impact", "urgency", "severity"):
+                raise ValueError(f"{name}: unknown field {key!r}.")
+    return value
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON, refusing what PostgreSQL or a reader cannot take."""
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidEvent([f"The body is not valid JSON: {str(exc)[:200]}"]) from None
+    if _has_nul(data):
+        raise InvalidEvent(["Strings may not contain NUL characters (\\u0000)."])
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_timestamp(value: Any, name: str, errors: list[str]) -> datetime | None:
+    """An ISO 8601 time with its offset, or None (and an error) when it is not one."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    errors.append(f"'{name}' must be an ISO 8601 time with a time zone")
+    return None
+
+
+def text(value: Any, name: str, errors: list[str], *, required=False, limit=None) -> str:
+    if value is None or value == "":
+        if required:
+            errors.append(f"'{name}' is missing or blank")
+        return ""
+    if not isinstance(value, str):
+        errors.append(f"'{name}' must be a string")
+        return ""
+    if required and not value.strip():
+        errors.append(f"'{name}' is missing or blank")
+    if limit is not None and len(value) > limit:
+        errors.append(f"'{name}' is longer than {limit} characters")
+    return value
+
+
+def details_markdown(details: dict[str, Any]) -> str:
+    """Key/value details as a Markdown list (values as inline code)."""
+    lines = []
+    for key, value in list(details.items())[:50]:
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        shown = one_line(shown)[:500].replace("`", "'")
+        lines.append(f"- **{one_line(str(key))[:100]}**: `{shown}`")
+    return "\n".join(lines)
