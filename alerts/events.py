@@ -79,6 +79,7 @@ class Event:
     description: str = ""  # Markdown, of the incident it opens
     tags: list[str] = field(default_factory=list)
     occurred_at: datetime | None = None
+    note: str = ""  # for the timeline when it acknowledges or resolves an incident
 
     def __post_init__(self):
         if self.action not in Alert.Action.values:

@@ -117,12 +117,11 @@ def pagerduty_event(data: Any) -> tuple[str, Event]:
     _links(data.get("images"), "images", errors)
     if errors:
         raise InvalidEvent(errors)
-    if not summary:
-        summary = f"{action} {dedup_key}"
     return routing_key, Event(
         action=action,
         dedup_key=dedup_key or uuid.uuid4().hex,
-        summary=summary,
+        summary=summary or f"{action} {dedup_key}",
+        note=summary,
         severity=severity,
         source=source,
         description=description,
@@ -347,6 +346,7 @@ def opsgenie_action(action: str, alias: str, data: Any) -> Event:
         action=action,
         dedup_key=alias,
         summary=note or f"{action} by {user or source or 'Opsgenie API'}",
+        note=note,
         source=source or user,
         payload={"alias": alias, **data},
     )
@@ -388,6 +388,7 @@ def generic_event(data: Any) -> Event:
         action=action,
         dedup_key=dedup_key or uuid.uuid4().hex,
         summary=summary or f"{action} {dedup_key}",
+        note=summary,
         severity=severity,
         source=source,
         description=_description(

@@ -13,15 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from alerts.events import Event, incident_fields
 from alerts.models import Alert, ChangeEvent
-from core.errors import DomainError
+from core.errors import Conflict, DomainError
 from incidents import services as incident_services
-from incidents.models import Incident, Integration
+from incidents.models import Incident, Integration, integration_key
 from incidents.states import Status
-from tenancy import rls
+from tenancy import audit, rls
 
 
 class IntegrationActor:
@@ -140,7 +141,7 @@ def _act(integration, actor, incident: Incident, event: Event) -> tuple[Incident
             actor=actor,
             incident=incident,
             status=target,
-            note=event.summary[:2000] if event.summary else "",
+            note=event.note[:2000],
         )
     except DomainError:
         return incident, Alert.Outcome.RECORDED
@@ -187,3 +188,92 @@ def record_change(integration: Integration, *, summary, source, timestamp, detai
         links=links,
         payload=payload,
     )
+
+
+# --- Integrations: configured by admins in the admin, the API and the shell ---------------
+
+INTEGRATION_FIELDS = ("name", "is_active", "rate_limit_per_minute")
+INGESTION_ROUTES = {
+    Integration.Kind.PAGERDUTY: ("pagerduty-enqueue", False),  # the key goes in routing_key
+    Integration.Kind.ALERTMANAGER: ("alertmanager", True),
+    Integration.Kind.GENERIC: ("generic", True),
+    Integration.Kind.OPSGENIE: ("opsgenie-create", False),  # Authorization: GenieKey <key>
+}
+
+
+def ingestion_path(integration: Integration) -> str:
+    """The path the integration's tool sends its events to."""
+    name, keyed = INGESTION_ROUTES[integration.kind]
+    return reverse(name, kwargs={"key": integration.key} if keyed else None)
+
+
+def _integration_conflict(organization, service, name, exclude=None) -> None:
+    others = Integration.objects.for_org(organization).filter(service=service, name=name)
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    if others.exists():
+        raise Conflict(f"{service.name} has an integration named {name!r} already.", field="name")
+
+
+@rls.in_tenant
+def integration_create(*, organization, actor, service, kind: str, name: str, **fields):
+    if service.organization_id != organization.pk:
+        raise DomainError("Not found.", field="service")
+    _integration_conflict(organization, service, name)
+    integration = Integration.objects.create(
+        organization=organization, service=service, kind=kind, name=name, **fields
+    )
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="integration.created",
+        target=integration,
+        after={"service": service.slug, "kind": kind, "name": name, **fields},
+    )
+    return integration
+
+
+@rls.in_tenant
+def integration_update(*, organization, actor, integration: Integration, **changes):
+    if "name" in changes:
+        _integration_conflict(organization, integration.service, changes["name"], integration)
+    before = audit.snapshot(integration, changes)
+    for field, value in changes.items():
+        setattr(integration, field, value)
+    integration.save(update_fields=list(changes))
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="integration.updated",
+        target=integration,
+        before=before,
+        after=audit.snapshot(integration, changes),
+    )
+    return integration
+
+
+@rls.in_tenant
+def integration_regenerate_key(*, organization, actor, integration: Integration):
+    """A new key; the old one stops working at once. Neither is written to the audit log."""
+    integration.key = integration_key()
+    integration.save(update_fields=["key"])
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="integration.key_regenerated",
+        target=integration,
+        after={"key": integration.masked_key},
+    )
+    return integration
+
+
+@rls.in_tenant
+def integration_delete(*, organization, actor, integration: Integration) -> None:
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="integration.deleted",
+        target=integration,
+        before=audit.snapshot(integration, ("kind", *INTEGRATION_FIELDS)),
+    )
+    integration.delete()
