@@ -76,6 +76,8 @@ def entry_summary(entry: TimelineEntry) -> str:
             if data.get("to"):
                 return f"attached {data['to']}"
             return f"removed the attachment {data.get('from') or ''}".rstrip()
+        if field == "review":  # Post-incident review
+            return "published the post-incident review"
         if field in ("description", "resolution", "root_cause"):
             return f"edited the {_field_label(field)}"
         return (

@@ -14,6 +14,7 @@ from core.errors import Conflict, DomainError
 from incidents import services
 from incidents.models import ActionItem, PostIncidentReview, TimelineEntry
 from incidents.states import Status
+from incidents.templatetags.incidents_portal import entry_summary
 from tenancy.models import AuditEvent, Role
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +132,7 @@ def test_publish_stamps_the_review_and_the_incident_timeline(org, member):
     assert entry.kind == TimelineEntry.Kind.FIELD_CHANGED
     assert entry.data == {"field": "review", "to": "published"}
     assert entry.actor == carol
+    assert entry_summary(entry) == "published the post-incident review"
     assert AuditEvent.objects.for_org(org).filter(action="review.published").exists()
     with pytest.raises(Conflict):
         services.review_publish(organization=org, actor=carol, review=review)
