@@ -10,6 +10,7 @@ from incidents.models import (
     Incident,
     IncidentSettings,
     PriorityRule,
+    SavedView,
     Service,
     SlaTarget,
     TimelineEntry,
@@ -288,4 +289,25 @@ class PostIncidentReviewAdmin(TenantAdmin):
     inlines = [ActionItemInline]
 
     def has_add_permission(self, request, *args):
+        return False
+
+
+# --- Saved queue views ---
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(TenantAdmin):
+    """Responders' own queue views: saved and changed in the portal; read (and, if need be,
+    deleted) here."""
+
+    list_display = ["name", "owner", "organization", "query", "created_at"]
+    search_fields = ["name", "owner__username"]
+    list_select_related = ["organization", "owner"]
+    fields = ["organization", "owner", "name", "query", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from incidents import services
+from incidents import saved_views, services
 from incidents.models import Category, Incident, Service
 from incidents.states import Status
 from tenancy.models import Team
@@ -169,6 +169,27 @@ def seed(*, organization, users, stdout) -> None:
     count = Incident.objects.for_org(organization).count()
     stdout.write(f"  {organization.slug}: {len(catalog)} services, {count} incidents")
     _seed_review(organization=organization, users=users, actor=responder)  # Post-incident review
+    _seed_saved_views(organization=organization, users=users)  # Saved queue views
+
+
+# Saved queue views: name and the queue filters, per demo responder and organization.
+SAVED_VIEWS = {
+    ("acme", "carol"): [
+        ("My open incidents", "status=new&status=acknowledged&status=in_progress&assignee=me"),
+        ("Checkout on hold", "status=on_hold&q=checkout"),
+    ],
+}
+
+
+def _seed_saved_views(*, organization, users) -> None:
+    for (slug, username), views in SAVED_VIEWS.items():
+        owner = users.get(username)
+        if slug != organization.slug or owner is None:
+            continue
+        for name, query in views:
+            saved_views.saved_view_save(
+                organization=organization, owner=owner, name=name, query=query
+            )
 
 
 def _seed_review(*, organization, users, actor) -> None:

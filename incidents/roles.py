@@ -31,3 +31,6 @@ def grant_incident_permissions() -> None:
     grant(RESPONDERS, model_perms("incidents", "postincidentreview", ("add", "change")))
     grant(RESPONDERS, model_perms("incidents", "actionitem", ("add", "change", "delete")))
     grant(ADMIN_ROLES, ["incidents.delete_postincidentreview"])
+    # Saved queue views belong to their owner (the portal checks it); admins may read and
+    # clean them up in the admin.
+    grant(ADMIN_ROLES, model_perms("incidents", "savedview", ("view", "delete")))

@@ -8,6 +8,12 @@ app_name = "incidents"
 
 urlpatterns = [
     path("o/<slug:org>/incidents/", views.queue, name="queue"),
+    path("o/<slug:org>/incidents/views/", views.saved_view_save, name="saved-view-save"),
+    path(
+        "o/<slug:org>/incidents/views/<int:view>/delete/",
+        views.saved_view_delete,
+        name="saved-view-delete",
+    ),
     path("o/<slug:org>/incidents/new/", views.report, name="new"),
     path("o/<slug:org>/incidents/mine/", views.mine, name="mine"),
     path("o/<slug:org>/incidents/changes/", views.queue_changes, name="changes"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,10 +22,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
-from incidents import attachment_views, services
+from incidents import attachment_views, saved_views, services
 from incidents.forms import (
     SAVED_VIEWS,
     AssignmentForm,
@@ -230,6 +230,7 @@ def queue(request):
     before = request.GET.get("before", "")
     rows, older = _page(form.apply(_visible(request)), before)
     current = form.query_items()
+    own_views = saved_views.saved_views_of(organization=organization, user=request.user)
     return render(
         request,
         "incidents/queue.html",
@@ -242,6 +243,16 @@ def queue(request):
                 {"name": name, "url": _query(items), "active": sorted(items) == sorted(current)}
                 for name, items in SAVED_VIEWS
             ],
+            "own_views": [
+                {
+                    "id": view.pk,
+                    "name": view.name,
+                    "url": f"?{view.query}",
+                    "active": sorted(parse_qsl(view.query)) == sorted(current),
+                }
+                for view in own_views
+            ],
+            "current_query": urlencode(current),
             "ignored_filters": bool(form.errors),
             "changes_url": reverse("incidents:changes", kwargs={"org": organization.slug})
             + _query(current),
@@ -249,6 +260,50 @@ def queue(request):
             "poll_seconds": _poll_seconds(),
         },
     )
+
+
+def _queue_url(request, query: str = "") -> str:
+    url = reverse("incidents:queue", kwargs={"org": request.organization.slug})
+    return f"{url}?{query}" if query else url
+
+
+@org_member_required
+@require_POST
+def saved_view_save(request):
+    """Saves the posted queue filters as the user's view ``name`` (replacing one so named)."""
+    if request.role == Role.REPORTER:
+        raise PermissionDenied  # reporters have no queue, only their own incidents
+    query = request.POST.get("query", "")
+    try:
+        view = saved_views.saved_view_save(
+            organization=request.organization,
+            owner=request.user,
+            name=request.POST.get("name", ""),
+            query=query,
+        )
+    except DomainError as exc:
+        messages.error(request, f"The view was not saved: {exc.message}")
+        # Back to the filters as they were, when they can be read at all.
+        try:
+            query = saved_views.normalize_query(query, user=request.user)
+        except DomainError:
+            query = ""
+        return redirect(_queue_url(request, query))
+    messages.success(request, f"Saved the view “{view.name}”.")
+    return redirect(_queue_url(request, view.query))
+
+
+@org_member_required
+@require_POST
+def saved_view_delete(request, view: int):
+    """Another user's view, or another organization's, is the same 404 as none at all."""
+    saved = get_object_or_404(
+        saved_views.saved_views_of(organization=request.organization, user=request.user),
+        pk=view,
+    )
+    saved_views.saved_view_delete(organization=request.organization, owner=request.user, view=saved)
+    messages.success(request, f"Deleted the view “{saved.name}”.")
+    return redirect(_queue_url(request))
 
 
 @org_member_required

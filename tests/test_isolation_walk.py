@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F, ForeignKey, Q
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from incidents import saved_views
 from incidents import services as incident_services
 from tenancy import rls, services
 from tenancy.models import AuditEvent, Role, TenantModel
@@ -22,7 +23,13 @@ METHODS = ["get", "post", "put", "patch", "delete"]
 # Namespaces of the portal's pages (session login), as opposed to the API's routes.
 PORTAL_NAMESPACES = ("portal:", "incidents:")
 # Identifiers that exist nowhere; an integer where the route converts to one.
-MISSING = {"number": "999999", "attachment_id": "999999", "review": "999999", "item": "999999"}
+MISSING = {
+    "number": "999999",
+    "attachment_id": "999999",
+    "review": "999999",
+    "item": "999999",
+    "view": "999999",
+}
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen); tests/incidents/test_closure.py walks them across organizations.
 TOKEN_ROUTES = {"incidents:confirm"}
@@ -80,6 +87,9 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         incident=incident,
         upload=SimpleUploadedFile("secret.txt", b"Secret notes", content_type="text/plain"),
     )
+    view = saved_views.saved_view_save(  # Saved queue views
+        organization=other_org, owner=user, name="Secret view", query="status=new"
+    )
     return {
         "org": other_org.slug,
         "slug": "secret",
@@ -90,6 +100,7 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "attachment_id": str(attachment.pk),
         "review": str(review.pk),  # Post-incident review
         "item": str(item.pk),
+        "view": str(view.pk),
     }
 
 

@@ -59,6 +59,7 @@ def as_role(name):
 @pytest.fixture
 def two_tenants(org, other_org, member, api_key_for):
     """A row in every tenant table of each organization."""
+    from incidents import saved_views
     from incidents import services as incident_services
     from incidents.models import Attachment, IdempotencyKey
 
@@ -99,6 +100,9 @@ def two_tenants(org, other_org, member, api_key_for):
             original_name="a.txt",
             content_type="text/plain",
             size=1,
+        )
+        saved_views.saved_view_save(  # Saved queue views
+            organization=organization, owner=user, name="Mine", query="assignee=me"
         )
     return org, other_org
 
