@@ -10,6 +10,12 @@ from django.utils import timezone
 from incidents import services
 
 
+def _moment(now: str | datetime | None) -> datetime:
+    if now is None:
+        return timezone.now()
+    return datetime.fromisoformat(now) if isinstance(now, str) else now
+
+
 @shared_task(name="incidents.tasks.auto_close", time_limit=600, soft_time_limit=540)
 def auto_close(now: str | datetime | None = None) -> int:
     """Closes resolved incidents the reporter left unanswered, organization by organization.
@@ -20,18 +26,35 @@ def auto_close(now: str | datetime | None = None) -> int:
     """
     from tenancy.models import Organization
 
-    if now is None:
-        moment = timezone.now()
-    elif isinstance(now, str):
-        moment = datetime.fromisoformat(now)
-    else:
-        moment = now
+    moment = _moment(now)
     closed = 0
     for organization_id in (
         Organization.objects.active().order_by("pk").values_list("pk", flat=True)
     ):
         closed += services.auto_close_resolved(organization_id=organization_id, now=moment)
     return closed
+
+
+@shared_task(name="incidents.tasks.purge_idempotency_keys", time_limit=300, soft_time_limit=270)
+def purge_idempotency_keys(now: str | datetime | None = None) -> int:
+    """Deletes Idempotency-Keys past their 24 hours (a reused key replaces its own old row
+    anyway; this keeps keys nobody reuses from piling up). ``now`` is for tests."""
+    from incidents.api.idempotency import TTL
+    from incidents.models import IdempotencyKey
+    from tenancy import rls
+    from tenancy.models import Organization
+
+    moment = _moment(now)
+    deleted = 0
+    for organization_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
+        with rls.tenant_context(organization_id):
+            count, _ = (
+                IdempotencyKey.objects.for_org(organization_id)
+                .filter(created_at__lt=moment - TTL)
+                .delete()
+            )
+        deleted += count
+    return deleted
 
 
 # --- SLA ---
@@ -45,10 +68,7 @@ def sla_check(now: str | datetime | None = None) -> int:
     from incidents import sla_policy
     from tenancy.models import Organization
 
-    if now is None:
-        moment = timezone.now()
-    else:
-        moment = datetime.fromisoformat(now) if isinstance(now, str) else now
+    moment = _moment(now)
     marked = 0
     for organization_id in (
         Organization.objects.active().order_by("pk").values_list("pk", flat=True)

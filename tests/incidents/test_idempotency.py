@@ -251,3 +251,22 @@ def test_a_key_whose_request_rolled_back_after_the_view_is_free_at_once(org, cli
     with rls.tenant_context(org.pk):
         assert count(org) == 1
         assert IdempotencyKey.objects.for_org(org).get().status == IdempotencyKey.State.DONE
+
+
+def test_keys_past_24_hours_are_purged_in_every_organization(org, other_org, client, responder):
+    from incidents import tasks
+
+    post(client, org)
+    old = IdempotencyKey.objects.create(
+        organization=other_org,
+        key="old",
+        principal="user:1",
+        request_hash="0" * 64,
+        status=IdempotencyKey.State.DONE,
+        created_at=timezone.now() - timedelta(hours=25),
+    )
+    assert tasks.purge_idempotency_keys() == 1
+    assert not IdempotencyKey.objects.for_org(other_org).filter(pk=old.pk).exists()
+    assert IdempotencyKey.objects.for_org(org).count() == 1  # still within its 24 hours
+    assert tasks.purge_idempotency_keys(now=timezone.now() + timedelta(hours=25)) == 1
+    assert not IdempotencyKey.objects.for_org(org).exists()
