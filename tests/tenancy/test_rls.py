@@ -42,7 +42,12 @@ def roles(db):
 
 
 def reset_settings():
-    for name in (rls.TENANT_SETTING, rls.USER_SETTING, rls.API_KEY_SETTING):
+    for name in (
+        rls.TENANT_SETTING,
+        rls.USER_SETTING,
+        rls.API_KEY_SETTING,
+        rls.INTEGRATION_KEY_SETTING,
+    ):
         sql("SELECT set_config(%s, '', true)", [name])
 
 
@@ -104,7 +109,27 @@ def two_tenants(org, other_org, member, api_key_for):
         saved_views.saved_view_save(  # Saved queue views
             organization=organization, owner=user, name="Mine", query="assignee=me"
         )
+        _alerts_of(service)
     return org, other_org
+
+
+def _alerts_of(service):
+    """An integration with an alert (and its incident) and a change event."""
+    from alerts import formats
+    from alerts import services as alert_services
+    from incidents.models import Integration
+
+    integration = Integration.objects.create(
+        organization_id=service.organization_id, service=service, kind="pagerduty", name="Prom"
+    )
+    event = {"routing_key": integration.key, "event_action": "trigger"}
+    event["payload"] = {"summary": "CPU", "source": "web-1", "severity": "error"}
+    change = {"routing_key": integration.key, "payload": {"summary": "Deploy 42"}}
+    with transaction.atomic():
+        rls.add_tenant(service.organization_id)
+        alert_services.ingest(integration, [formats.pagerduty_event(event)[1]])
+        alert_services.record_change(integration, **formats.pagerduty_change(change)[1])
+    return integration
 
 
 def test_every_tenant_table_has_forced_row_level_security():
@@ -199,6 +224,22 @@ def test_own_memberships_are_readable_across_organizations_but_not_writable(
         assert (
             sql("UPDATE tenancy_membership SET role = 'owner' WHERE user_id = %s", [user.pk]) == 0
         )
+
+
+def test_an_integration_is_readable_by_its_key_only_and_not_writable(roles, two_tenants):
+    from incidents.models import Integration
+
+    _, other_org = two_tenants
+    key = Integration.objects.for_org(other_org).get().key
+    with as_role(APP_ROLE):
+        rls.set_integration_key(key)
+        assert sql("SELECT organization_id, key FROM incidents_integration") == [
+            (other_org.pk, key)
+        ]
+        assert sql("UPDATE incidents_integration SET is_active = false") == 0
+        assert sql("SELECT count(*) FROM incidents_service") == [(0,)]  # nothing else
+        rls.set_integration_key("not-a-key")
+        assert sql("SELECT count(*) FROM incidents_integration") == [(0,)]
 
 
 def test_the_app_works_end_to_end_as_the_app_role(
