@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("alerts.views")),  # Alert ingestion (PagerDuty, Alertmanager, Opsgenie…)
     path("", include("tenancy.urls")),
     path("", include("incidents.urls")),
+    path("", include("alerts.portal")),  # Services pages: health, changes, integrations
 ]

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 # Namespaces of the portal's pages (session login), as opposed to the API's routes.
-PORTAL_NAMESPACES = ("portal:", "incidents:")
+PORTAL_NAMESPACES = ("portal:", "incidents:", "services:")
 # Identifiers that exist nowhere; an integer where the route converts to one.
 MISSING = {
     "number": "999999",
@@ -101,6 +101,7 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "review": str(review.pk),  # Post-incident review
         "item": str(item.pk),
         "view": str(view.pk),
+        "service": "secret",  # Services pages
     }
 
 

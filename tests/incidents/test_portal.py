@@ -751,7 +751,7 @@ def budget(queries: int, *, header: bool = True) -> int:
 # incident and its timeline); and the header's organization switcher (pages only).
 QUEUE_QUERIES = 10  # and the user's own saved views, one query however many
 MINE_QUERIES = 6
-DETAIL_QUERIES = 10  # and its attachments
+DETAIL_QUERIES = 11  # and its attachments, and its alerts (one query, with their count)
 TIMELINE_QUERIES = 6
 
 
