@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("orgs/<slug:org>/", include("tenancy.api.urls")),
     path("orgs/<slug:org>/", include("incidents.api.urls")),
+    path("orgs/<slug:org>/", include("alerts.api")),  # Integrations, alerts, change events
 ]

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F, ForeignKey, Q
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from alerts import services as alert_services
 from incidents import saved_views
 from incidents import services as incident_services
 from tenancy import rls, services
@@ -29,6 +30,7 @@ MISSING = {
     "review": "999999",
     "item": "999999",
     "view": "999999",
+    "integration": "999999",
 }
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen); tests/incidents/test_closure.py walks them across organizations.
@@ -64,8 +66,11 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
     team = services.team_create(organization=other_org, actor=None, slug="secret", name="Secret")
     user = member(Role.OWNER, organization=other_org, username="stranger")
     services.team_member_add(organization=other_org, actor=None, team=team, user=user)
-    incident_services.service_create(
+    secret_service = incident_services.service_create(
         organization=other_org, actor=None, slug="secret", name="Secret", team=team
+    )
+    integration = alert_services.integration_create(  # Alert integrations
+        organization=other_org, actor=None, service=secret_service, kind="generic", name="Secret"
     )
     # Several incidents, so the other organization's newest number is one `org` never has.
     for index in range(3):
@@ -102,6 +107,7 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "item": str(item.pk),
         "view": str(view.pk),
         "service": "secret",  # Services pages
+        "integration": str(integration.pk),
     }
 
 
