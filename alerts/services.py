@@ -44,7 +44,10 @@ def integration_for_key(key: str) -> Integration | None:
     if not key or len(key) > 64:
         return None
     rls.set_integration_key(key)
-    integration = Integration.objects.unscoped().filter(key=key).first()
+    # The organization comes in the same query (its table has no row-level policy), so
+    # opening an incident does not fetch it again.
+    integrations = Integration.objects.unscoped().select_related("organization")
+    integration = integrations.filter(key=key).first()
     if integration is not None:
         rls.add_tenant(integration.organization_id)
     return integration
