@@ -277,9 +277,9 @@ urlpatterns = [
     path("integrations/generic/<str:key>", generic),
     path("v2/alerts", opsgenie_create, name="opsgenie-create"),
     path(
-        "v2/alerts/<str:identifier>/acknowledge",
+        "v2/alerts/<path:identifier>/acknowledge",
         _opsgenie_action("acknowledge"),
         name="opsgenie-acknowledge",
     ),
-    path("v2/alerts/<str:identifier>/close", _opsgenie_action("resolve"), name="opsgenie-close"),
+    path("v2/alerts/<path:identifier>/close", _opsgenie_action("resolve"), name="opsgenie-close"),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
@@ -367,3 +368,28 @@ def test_generic_empty_body_is_refused(client, generic):
     assert response.status_code == 400
     assert response.json()["errors"] == ["The body must be a JSON object"]
     assert counts() == EMPTY
+
+
+@pytest.mark.parametrize("alias", ["db/primary", "disk full: /var", "ümlaut?&#"])
+def test_opsgenie_alias_with_reserved_characters_can_be_acknowledged_and_closed(
+    client, opsgenie, alias
+):
+    genie(client, "/v2/alerts", {"message": "Down", "alias": alias}, opsgenie.key)
+    encoded = quote(alias, safe="")  # as the Opsgenie SDK sends the identifier
+
+    acked = genie(
+        client, f"/v2/alerts/{encoded}/acknowledge?identifierType=alias", {}, opsgenie.key
+    )
+    assert_opsgenie_accepted(acked)
+    assert Incident.objects.unscoped().get().status == "acknowledged"
+
+    closed = genie(client, f"/v2/alerts/{encoded}/close?identifierType=alias", {}, opsgenie.key)
+
+    assert_opsgenie_accepted(closed)
+    incident = Incident.objects.unscoped().get()
+    assert (incident.dedup_key, incident.status) == (alias, "resolved")
+    assert [a.outcome for a in Alert.objects.unscoped().order_by("id")] == [
+        "opened",
+        "acknowledged",
+        "resolved",
+    ]
