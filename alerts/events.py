@@ -8,6 +8,7 @@ service does the rest the same way for all of them.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -130,11 +131,15 @@ def one_line(text: str) -> str:
 def parse_json(body: bytes) -> Any:
     """The body as JSON, refusing what PostgreSQL or a reader cannot take."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        data = json.loads(
+            body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidEvent([f"The body is not valid JSON: {str(exc)[:200]}"]) from None
     if _has_nul(data):
         raise InvalidEvent(["Strings may not contain NUL characters (\\u0000)."])
+    if _has_lone_surrogate(data):
+        raise InvalidEvent(["Strings may not contain unpaired surrogates (\\ud800-\\udfff)."])
     return data
 
 
@@ -142,19 +147,39 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """1e999 parses as infinity, which no JSON column can store."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:50]} is out of range")
+    return value
+
+
 def _has_nul(value: Any) -> bool:
+    return any("\x00" in item for item in _strings(value))
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """An escaped half of a surrogate pair ("\\ud800") cannot be encoded as UTF-8."""
+    for item in _strings(value):
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
+
+
+def _strings(value: Any):
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
+            yield item
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
 
 
 def parse_timestamp(value: Any, name: str, errors: list[str]) -> datetime | None:
