@@ -312,6 +312,10 @@ RAW_CASES: dict[str, str] = {
     "a string, not an object": '"KEY"',
     "a number, not an object": "42",
     "null": "null",
+    "an unpaired surrogate escape": '{"routing_key": "KEY", "summary": "a\\ud800b"}',
+    "an unpaired surrogate in a key": '{"routing_key": "KEY", "x": {"\\udfff": 1}}',
+    "a number too large for a float": '{"routing_key": "KEY", "n": 1e999}',
+    "a number too small for a float": '{"routing_key": "KEY", "n": [-1e999]}',
     "raw NUL byte": '{"routing_key": "KEY", "summary": "a\x00b"}',
     "100000 levels deep": _deep(100_000),
     "100000 levels deep inside an object": '{"routing_key": "KEY", "payload": '
@@ -382,6 +386,29 @@ def test_opsgenie_acknowledge_body_is_optional(client, world, raw):
     acknowledged = Alert.objects.unscoped().get(action="acknowledge")
     assert (acknowledged.outcome, acknowledged.payload) == ("acknowledged", {"alias": "base"})
     assert Incident.objects.unscoped().get(dedup_key="base").status == "acknowledged"
+
+
+def test_surrogate_pairs_and_large_finite_numbers_are_accepted(client, world):
+    key = world[Kind.GENERIC].key
+    raw = '{"summary": "on fire \\ud83d\\udd25", "dedup_key": "emoji", "details": {"n": 1e308}}'
+
+    response = ENDPOINTS["generic"].send(client, key, raw)
+
+    assert response.status_code == 202
+    alert = Alert.objects.unscoped().get(dedup_key="emoji")
+    assert alert.summary == "on fire \U0001f525"
+    assert float(alert.payload["details"]["n"]) == 1e308  # PostgreSQL gives it back as an int
+
+
+def test_unpaired_surrogate_is_named_in_the_error(client, world):
+    key = world[Kind.GENERIC].key
+
+    response = ENDPOINTS["generic"].send(client, key, '{"summary": "\\ud800"}')
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        "Strings may not contain unpaired surrogates (\\ud800-\\udfff)."
+    ]
 
 
 def test_nul_is_named_in_the_error(client, world):
