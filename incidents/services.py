@@ -100,18 +100,31 @@ def priority_for(*, organization, impact: int, urgency: int) -> int:
     return priority_defaults.DEFAULT_MATRIX[(impact, urgency)]
 
 
-def _next_number(organization) -> int:
-    """The next number, with the sequence row locked until this transaction ends: numbers
-    are unique and, since a rolled-back creation rolls the counter back too, gapless."""
+def _next_numbers(organization, count: int = 1) -> range:
+    """The next ``count`` numbers, with the sequence row locked until this transaction ends:
+    numbers are unique and, since a rolled-back creation rolls the counter back too,
+    gapless."""
     sequences = IncidentSequence.objects.for_org(organization)
-    if not sequences.update(last_number=F("last_number") + 1):
+    if not sequences.update(last_number=F("last_number") + count):
         IncidentSequence.objects.get_or_create(organization=organization)
-        sequences.update(last_number=F("last_number") + 1)
-    return sequences.values_list("last_number", flat=True).get()
+        sequences.update(last_number=F("last_number") + count)
+    last = sequences.values_list("last_number", flat=True).get()
+    return range(last - count + 1, last + 1)
 
 
-def _entry(incident, actor, kind, *, body="", data=None, is_public=False) -> TimelineEntry:
-    return TimelineEntry.objects.create(
+def lock_numbering(organization_id: int) -> None:
+    """Waits for the organization's number sequence and holds it until this transaction
+    ends: whoever holds it is the only one opening incidents in the organization."""
+    sequence = IncidentSequence.objects.for_org(organization_id).select_for_update()
+    if not list(sequence.values_list("pk", flat=True)):
+        IncidentSequence.objects.get_or_create(organization_id=organization_id)
+        list(sequence.values_list("pk", flat=True))
+
+
+def _entry(
+    incident, actor, kind, *, body="", data=None, is_public=False, save=True
+) -> TimelineEntry:
+    entry = TimelineEntry(
         organization_id=incident.organization_id,
         incident=incident,
         kind=kind,
@@ -121,6 +134,9 @@ def _entry(incident, actor, kind, *, body="", data=None, is_public=False) -> Tim
         data=data or {},
         is_public=is_public,
     )
+    if save:
+        entry.save()
+    return entry
 
 
 def _locked(organization, incident: Incident) -> Incident:
@@ -167,44 +183,97 @@ def incident_create(
     integration=None,
 ) -> Incident:
     """Opens an incident. With an ``integration`` and a ``dedup_key`` it is the open
-    incident for that key: a second one raises IntegrityError (callers that race for the
-    key run this in a savepoint and take the winner's)."""
-    _check_same_organization(
-        organization, category=category, service=service, team=team, integration=integration
-    )
+    incident for that key: a second one raises IntegrityError."""
     _check_member(organization, "reporter", reporter)
-    if team is None and service is not None:
-        team = service.team
-    incident = Incident.objects.create(
+    [incident] = incidents_open_many(
         organization=organization,
-        number=_next_number(organization),
-        title=title,
-        description=description,
-        category=category,
-        impact=impact,
-        urgency=urgency,
-        priority=priority_for(organization=organization, impact=impact, urgency=urgency),
-        severity=severity,
-        service=service,
-        team=team,
-        reporter=reporter,
-        source=source,
-        occurred_at=occurred_at,
-        detected_at=detected_at or timezone.now(),
-        error_codes=list(error_codes),
-        tags=list(tags),
-        dedup_key=dedup_key,
-        integration=integration,
-    )
-    incident.save(update_fields=sla_policy.start(incident, timezone.now()))
-    _entry(
-        incident,
-        actor,
-        TimelineEntry.Kind.CREATED,
-        data={"priority": incident.priority, "source": source},
-        is_public=True,
+        actor=actor,
+        specs=[
+            {
+                "title": title,
+                "description": description,
+                "category": category,
+                "impact": impact,
+                "urgency": urgency,
+                "severity": severity,
+                "service": service,
+                "team": team,
+                "reporter": reporter,
+                "source": source,
+                "occurred_at": occurred_at,
+                "detected_at": detected_at,
+                "error_codes": error_codes,
+                "tags": tags,
+                "dedup_key": dedup_key,
+                "integration": integration,
+            }
+        ],
     )
     return incident
+
+
+@rls.in_tenant
+def incidents_open_many(*, organization, actor, specs: list[dict]) -> list[Incident]:
+    """Opens one incident per spec (the keyword arguments of :func:`incident_create`, the
+    reporter already checked) with a few statements whatever their number: the matrix and
+    the SLA targets are read once, the numbers taken at once, the rows and their "created"
+    entries inserted in bulk. Alert ingestion opens a burst of incidents this way."""
+    if not specs:
+        return []
+    matrix = dict(priority_defaults.DEFAULT_MATRIX)
+    matrix.update(
+        {
+            (impact, urgency): priority
+            for impact, urgency, priority in PriorityRule.objects.for_org(organization).values_list(
+                "impact", "urgency", "priority"
+            )
+        }
+    )
+    policy = sla_policy.Policy(organization)
+    now = timezone.now()
+    incidents = []
+    for number, spec in zip(_next_numbers(organization, len(specs)), specs, strict=True):
+        spec = dict(spec)
+        service = spec.get("service")
+        _check_same_organization(
+            organization,
+            category=spec.get("category"),
+            service=service,
+            team=spec.get("team"),
+            integration=spec.get("integration"),
+        )
+        if spec.get("team") is None and service is not None:
+            spec["team_id"] = service.team_id
+            spec.pop("team", None)
+        impact, urgency = spec.pop("impact", 3), spec.pop("urgency", 3)
+        incident = Incident(
+            organization=organization,
+            number=number,
+            impact=impact,
+            urgency=urgency,
+            priority=matrix[(impact, urgency)],
+            error_codes=list(spec.pop("error_codes", ())),
+            tags=list(spec.pop("tags", ())),
+            detected_at=spec.pop("detected_at", None) or now,
+            **spec,
+        )
+        sla_policy.start(incident, now, policy)
+        incidents.append(incident)
+    Incident.objects.bulk_create(incidents)
+    TimelineEntry.objects.bulk_create(
+        [
+            _entry(
+                incident,
+                actor,
+                TimelineEntry.Kind.CREATED,
+                data={"priority": incident.priority, "source": incident.source},
+                is_public=True,
+                save=False,
+            )
+            for incident in incidents
+        ]
+    )
+    return incidents
 
 
 @rls.in_tenant
@@ -219,6 +288,10 @@ def incident_transition(
     root_cause: str | None = None,
 ) -> Incident:
     """Moves the incident along the lifecycle; forbidden moves raise InvalidTransition."""
+    if incident.integration_id and status == Status.IN_PROGRESS:
+        # A reopen may collide with an incident alerts open for the same key: take the lock
+        # alert ingestion holds, before the row, so both wait in the same order.
+        lock_numbering(organization.pk)
     incident = _locked(organization, incident)
     source = incident.status
     if status not in allowed_targets(source):

@@ -84,6 +84,26 @@ class Clock:
         return sla.time_between(start, end, self.calendar, self.tz, business=self.business)
 
 
+class Policy:
+    """An organization's targets and calendar, read once for many incidents."""
+
+    def __init__(self, organization):
+        self.organization = organization
+        self.targets = {
+            target.priority: target for target in SlaTarget.objects.for_org(organization)
+        }
+        self.clocks: dict[bool, Clock] = {}
+
+    def target(self, incident: Incident) -> SlaTarget | None:
+        return self.targets.get(incident.priority)
+
+    def clock(self, incident: Incident) -> Clock:
+        business = incident.sla_business_hours
+        if business not in self.clocks:
+            self.clocks[business] = Clock(self.organization, business=business)
+        return self.clocks[business]
+
+
 def _target(incident: Incident) -> SlaTarget | None:
     return (
         SlaTarget.objects.for_org(incident.organization_id)
@@ -96,25 +116,25 @@ def _clock(incident: Incident) -> Clock:
     return Clock(incident.organization, business=incident.sla_business_hours)
 
 
-def start(incident: Incident, now: datetime) -> list[str]:
+def start(incident: Incident, now: datetime, policy: Policy | None = None) -> list[str]:
     """Due times of a new incident, from its detection time."""
-    return retarget(incident, now)
+    return retarget(incident, now, policy)
 
 
-def retarget(incident: Incident, now: datetime) -> list[str]:
+def retarget(incident: Incident, now: datetime, policy: Policy | None = None) -> list[str]:
     """Due times for the incident's (new) priority: start + target (+ paused credit).
 
     Clocks already stopped keep their due times; paused time is kept, and a paused
     incident stays paused. Recorded breaches stay recorded.
     """
-    target = _target(incident)
+    target = _target(incident) if policy is None else policy.target(incident)
     fields = ["response_due_at", "resolve_due_at", "sla_business_hours"]
     if target is None:
         if incident.is_open:
             incident.response_due_at = incident.resolve_due_at = None
         return fields
     incident.sla_business_hours = target.business_hours_only
-    clock = _clock(incident)
+    clock = _clock(incident) if policy is None else policy.clock(incident)
     begin = incident.detected_at
     if incident.is_open and incident.acknowledged_at is None and incident.resolved_at is None:
         incident.response_due_at = clock.add(begin, target.time_to_acknowledge)
