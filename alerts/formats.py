@@ -231,7 +231,8 @@ def alertmanager_events(data: Any) -> list[Event]:
             Event(
                 action=action,
                 dedup_key=dedup_key,
-                fingerprint=f"{identity}:{alert.get('startsAt', '')}:{status}"[:255],
+                # Per group: the same alert under other group labels is another alert.
+                fingerprint=f"{dedup_key}:{identity}:{alert.get('startsAt', '')}:{status}"[:255],
                 summary=f"[{status.upper()}] {summary}"[:SUMMARY_MAX],
                 severity=normalize_severity(labels.get("severity")),
                 source=labels.get("instance") or labels.get("job") or receiver,

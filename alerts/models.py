@@ -2,8 +2,8 @@
 
 An alert is one event about a problem (trigger, acknowledge, resolve) sent through an
 integration, kept with its raw payload; alerts with the same dedup key group onto one open
-incident. A change event (a deploy, a config change) is recorded on its service and pages
-nobody."""
+incident. An alert is stored *pending* and then applied (its outcome says how). A change
+event (a deploy, a config change) is recorded on its service and pages nobody."""
 
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ class Alert(TenantModel):
         UPDATE = "update", "Update"  # recorded on the open incident, changes nothing
 
     class Outcome(models.TextChoices):
+        PENDING = "pending", "Stored, not applied yet"
         OPENED = "opened", "Opened an incident"
         GROUPED = "grouped", "Added to an open incident"
         ACKNOWLEDGED = "acknowledged", "Acknowledged the incident"
         RESOLVED = "resolved", "Resolved the incident"
         RECORDED = "recorded", "Recorded on the incident"
         DROPPED = "dropped", "Dropped: no open incident has this key"
+        FAILED = "failed", "Failed to apply (see the log)"
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="alerts")
     incident = models.ForeignKey(
@@ -47,13 +49,20 @@ class Alert(TenantModel):
     source = models.CharField(max_length=255, blank=True)
     payload = models.JSONField(help_text="The event as received.")
     received_at = models.DateTimeField(default=now, editable=False)
+    # What the sender said, read from the payload when it was received: the incident the
+    # alert opens gets these, and the timeline the note of an acknowledge or resolve.
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "integration", "fingerprint"],
-                condition=~models.Q(fingerprint=""),
+                condition=models.Q(fingerprint__gt=""),
                 name="alert_fingerprint",
             )
         ]
@@ -63,6 +72,11 @@ class Alert(TenantModel):
             ),
             models.Index(
                 fields=["organization", "integration", "-received_at"], name="alert_integration"
+            ),
+            models.Index(
+                fields=["organization", "id"],
+                condition=models.Q(outcome="pending"),
+                name="alert_pending",
             ),
         ]
 

@@ -1,18 +1,26 @@
-"""Ingestion: find the integration by its key, then store events and act on incidents.
+"""Ingestion: find the integration by its key, store the events, then apply them.
 
-Everything one request carries is stored in one transaction that commits before the
-answer, so an accepted event survives a crash right after it. Alerts group onto the open
-incident of their integration and dedup key; the partial unique index
-``incident_open_dedup_key`` makes concurrent identical triggers open exactly one (the loser
-of the race takes the winner's incident). Escalation and notification are left to workers.
+A request does two short transactions. The first stores its events as *pending* alerts
+and commits before the answer, so an accepted event survives a crash right after it
+(a re-sent Alertmanager alert is recognised here by its fingerprint and stored once). The
+second applies every pending alert of the organization in arrival order while holding the
+organization's incident-number lock, the one every incident opening takes anyway: alerts
+group onto the open incident of their integration and dedup key, and new incidents are
+opened in bulk. Requests arriving during a burst queue on that lock, and whichever gets it
+applies what all of them stored, so a burst costs one commit per batch rather than one
+per alert. The partial unique index ``incident_open_dedup_key`` stays the guarantee that
+a key has one open incident. Alerts left pending (a crash between the two transactions)
+are applied by the ``alerts.tasks.apply_pending`` sweep. Escalation and notification are
+left to workers.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,6 +31,9 @@ from incidents import services as incident_services
 from incidents.models import Incident, Integration, integration_key
 from incidents.states import Status
 from tenancy import audit, rls
+
+logger = logging.getLogger(__name__)
+APPLY_BATCH = 500
 
 
 class IntegrationActor:
@@ -64,119 +75,260 @@ class Result:
 
 
 def ingest(integration: Integration, events: Iterable[Event]) -> list[Result]:
-    """Stores the events in order and applies them; runs in the caller's transaction."""
-    actor = IntegrationActor(integration)
-    return [_ingest_one(integration, actor, event) for event in events]
+    """Stores the events and applies them, in the caller's transaction (the demo, tests;
+    requests commit the store first, see :func:`store` and :func:`apply_pending`)."""
+    events = list(events)
+    ids = store(integration, events)
+    apply_pending(integration.organization_id)
+    return results(integration, events, ids)
 
 
-def _open_incident(integration: Integration, dedup_key: str, *, lock: bool = False):
-    incidents = Incident.objects.for_org(integration.organization_id).open()
-    if lock:
-        incidents = incidents.select_for_update()
-    return incidents.filter(integration=integration, dedup_key=dedup_key).first()
+def results(integration: Integration, events: list[Event], ids: list[int | None]) -> list[Result]:
+    """What became of the events (ids as :func:`store` returned them); a re-sent alert
+    names the incident its first copy is on."""
+    repeats = [event.fingerprint for event, pk in zip(events, ids, strict=True) if pk is None]
+    with transaction.atomic():
+        rls.add_tenant(integration.organization_id)
+        alerts = Alert.objects.for_org(integration.organization_id).select_related("incident")
+        stored = alerts.in_bulk([pk for pk in ids if pk is not None])
+        first_copies = {
+            alert.fingerprint: alert.incident
+            for alert in alerts.filter(integration=integration, fingerprint__in=repeats)
+        }
+    return [
+        Result(alert=None, incident=first_copies.get(event.fingerprint))
+        if pk is None
+        else Result(alert=stored[pk], incident=stored[pk].incident)
+        for event, pk in zip(events, ids, strict=True)
+    ]
 
 
-def _ingest_one(integration: Integration, actor, event: Event) -> Result:
-    if event.fingerprint and _seen(integration, event.fingerprint):
-        return Result(alert=None, incident=None)
-    incident = _open_incident(integration, event.dedup_key)
-    outcome = Alert.Outcome.DROPPED
-    if event.action == Alert.Action.TRIGGER:
-        if incident is None:
-            incident, opened = _open_or_join(integration, actor, event)
-            outcome = Alert.Outcome.OPENED if opened else Alert.Outcome.GROUPED
-        else:
-            outcome = Alert.Outcome.GROUPED
-    elif incident is not None and event.action == Alert.Action.UPDATE:
-        outcome = Alert.Outcome.RECORDED
-    elif incident is not None:
-        incident, outcome = _act(integration, actor, incident, event)
-    alert = _store(integration, incident, outcome, event)
-    return Result(alert=alert, incident=incident)
+# --- Storing ------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "organization",
+    "integration",
+    "action",
+    "outcome",
+    "dedup_key",
+    "fingerprint",
+    "summary",
+    "severity",
+    "source",
+    "payload",
+    "received_at",
+    "title",
+    "description",
+    "tags",
+    "occurred_at",
+    "note",
+)
 
 
-def _seen(integration: Integration, fingerprint: str) -> bool:
-    return (
-        Alert.objects.for_org(integration.organization_id)
-        .filter(integration=integration, fingerprint=fingerprint)
-        .exists()
+def store(integration: Integration, events: Iterable[Event]) -> list[int | None]:
+    """Inserts the events as pending alerts with one statement; per event, the new
+    alert's id, or None for an alert with a fingerprint already stored (a re-send)."""
+    events = list(events)
+    if not events:
+        return []
+    now = timezone.now()
+    fields = [Alert._meta.get_field(name) for name in _COLUMNS]
+    rows, params = [], []
+    for event in events:
+        values = {
+            "organization": integration.organization_id,
+            "integration": integration.pk,
+            "action": event.action,
+            "outcome": Alert.Outcome.PENDING,
+            "dedup_key": event.dedup_key,
+            "fingerprint": event.fingerprint,
+            "summary": event.summary,
+            "severity": event.severity,
+            "source": event.source[:255],
+            "payload": event.payload,
+            "received_at": now,
+            "title": event.title,
+            "description": event.description,
+            "tags": event.tags,
+            "occurred_at": event.occurred_at,
+            "note": event.note,
+        }
+        rows.append("(" + ", ".join(["%s"] * len(fields)) + ")")
+        params += [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    # A re-sent alert (same fingerprint) is skipped by the partial unique index, even when
+    # a concurrent request stores the same one at the same moment.
+    sql = (
+        f"INSERT INTO {quote(Alert._meta.db_table)} ({columns}) VALUES {', '.join(rows)} "  # noqa: S608
+        "ON CONFLICT (organization_id, integration_id, fingerprint) WHERE fingerprint > '' "
+        "DO NOTHING RETURNING id, fingerprint"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchall()
+    # Rows come back in the order given (as Django's bulk_create relies on too); the
+    # fingerprinted ones that conflicted are missing.
+    by_fingerprint = {fingerprint: pk for pk, fingerprint in returned if fingerprint}
+    plain = iter(pk for pk, fingerprint in returned if not fingerprint)
+    return [by_fingerprint.get(e.fingerprint) if e.fingerprint else next(plain) for e in events]
+
+
+# --- Applying -----------------------------------------------------------------------------
+
+
+def apply_pending(organization_id: int) -> int:
+    """Applies the organization's pending alerts in arrival order; returns how many.
+
+    Waits for the organization's incident-number lock, so alerts are applied by one
+    transaction at a time. A batch that fails is retried alert by alert, and an alert
+    that fails on its own is marked failed instead of blocking the ones behind it."""
+    applied = 0
+    while True:
+        try:
+            with transaction.atomic():
+                rls.add_tenant(organization_id)
+                incident_services.lock_numbering(organization_id)
+                batch = _pending(organization_id)[:APPLY_BATCH]
+                _apply(organization_id, batch)
+        except Exception:
+            logger.exception("Applying alerts of organization %s failed", organization_id)
+            return applied + _apply_one_by_one(organization_id)
+        applied += len(batch)
+        if len(batch) < APPLY_BATCH:
+            return applied
+
+
+def _pending(organization_id: int) -> list[Alert]:
+    return list(
+        Alert.objects.for_org(organization_id)
+        .filter(outcome=Alert.Outcome.PENDING)
+        .select_related("integration__service", "integration__organization")
+        .order_by("id")
     )
 
 
-def _open_or_join(integration: Integration, actor, event: Event) -> tuple[Incident, bool]:
-    """Opens the incident for the event's key, or joins the one a concurrent request
-    opened first (then the unique index refuses ours and our number is rolled back)."""
-    service = integration.service
-    try:
+def _apply_one_by_one(organization_id: int) -> int:
+    applied = 0
+    while True:
         with transaction.atomic():
-            incident = incident_services.incident_create(
-                organization=integration.organization,
-                actor=actor,
-                title=event.title,
-                description=event.description,
-                service=service,
-                source=Incident.Source.ALERT,
-                occurred_at=event.occurred_at,
-                tags=event.tags,
-                dedup_key=event.dedup_key,
-                integration=integration,
-                **incident_fields(service, event.severity),
-            )
-        return incident, True
-    except IntegrityError:
-        incident = _open_incident(integration, event.dedup_key)
-        if incident is None:  # the winner was resolved meanwhile: open a new one
-            return _open_or_join(integration, actor, event)
-        return incident, False
+            rls.add_tenant(organization_id)
+            incident_services.lock_numbering(organization_id)
+            alerts = _pending(organization_id)[:1]
+            if not alerts:
+                return applied
+            try:
+                with transaction.atomic():
+                    _apply(organization_id, alerts)
+            except Exception:
+                logger.exception("Alert %s could not be applied", alerts[0].pk)
+                Alert.objects.for_org(organization_id).filter(pk=alerts[0].pk).update(
+                    outcome=Alert.Outcome.FAILED
+                )
+        applied += 1
 
 
-def _act(integration, actor, incident: Incident, event: Event) -> tuple[Incident, str]:
+def _apply(organization_id: int, alerts: list[Alert]) -> None:
+    """Walks the alerts in order; triggers for keys with no open incident are collected and
+    their incidents opened together, just before an alert needs one of them."""
+    if not alerts:
+        return
+    open_incidents = {
+        (incident.integration_id, incident.dedup_key): incident
+        for incident in Incident.objects.for_org(organization_id)
+        .open()
+        .filter(
+            integration_id__in={alert.integration_id for alert in alerts},
+            dedup_key__in={alert.dedup_key for alert in alerts},
+        )
+    }
+    waiting: dict[tuple[int, str], list[Alert]] = {}  # key -> its alerts, the opener first
+
+    def open_waiting():
+        for key, incident in _open_incidents(waiting).items():
+            open_incidents[key] = incident
+            for alert in waiting[key]:
+                alert.incident = incident
+        waiting.clear()
+
+    for alert in alerts:
+        key = (alert.integration_id, alert.dedup_key)
+        if alert.action == Alert.Action.TRIGGER:
+            if key in open_incidents:
+                alert.incident, alert.outcome = open_incidents[key], Alert.Outcome.GROUPED
+            elif key in waiting:
+                waiting[key].append(alert)
+                alert.outcome = Alert.Outcome.GROUPED
+            else:
+                waiting[key] = [alert]
+                alert.outcome = Alert.Outcome.OPENED
+            continue
+        if key in waiting:
+            open_waiting()
+        incident = open_incidents.get(key)
+        if incident is None:
+            alert.outcome = Alert.Outcome.DROPPED
+        elif alert.action == Alert.Action.UPDATE:
+            alert.incident, alert.outcome = incident, Alert.Outcome.RECORDED
+        else:
+            alert.incident, alert.outcome = _act(alert, incident)
+            if not alert.incident.is_open:
+                del open_incidents[key]
+    open_waiting()
+    Alert.objects.for_org(organization_id).bulk_update(alerts, ["incident", "outcome"])
+
+
+def _open_incidents(waiting: dict[tuple[int, str], list[Alert]]) -> dict:
+    """Opens one incident per waiting key, in bulk per integration."""
+    openers: dict[int, list[Alert]] = {}
+    for alerts in waiting.values():
+        openers.setdefault(alerts[0].integration_id, []).append(alerts[0])
+    opened = {}
+    for batch in openers.values():
+        integration = batch[0].integration
+        service = integration.service
+        incidents = incident_services.incidents_open_many(
+            organization=integration.organization,
+            actor=IntegrationActor(integration),
+            specs=[
+                {
+                    "title": alert.title or alert.summary[:200],
+                    "description": alert.description,
+                    "service": service,
+                    "source": Incident.Source.ALERT,
+                    "occurred_at": alert.occurred_at,
+                    "tags": alert.tags,
+                    "dedup_key": alert.dedup_key,
+                    "integration": integration,
+                    **incident_fields(service, alert.severity or "warning"),
+                }
+                for alert in batch
+            ],
+        )
+        for alert, incident in zip(batch, incidents, strict=True):
+            opened[(alert.integration_id, alert.dedup_key)] = incident
+    return opened
+
+
+def _act(alert: Alert, incident: Incident) -> tuple[Incident, str]:
     """Acknowledge or resolve the open incident; nothing to do is recorded as such."""
-    target = Status.ACKNOWLEDGED if event.action == Alert.Action.ACKNOWLEDGE else Status.RESOLVED
-    incident = _open_incident(integration, event.dedup_key, lock=True) or incident
+    target = Status.ACKNOWLEDGED if alert.action == Alert.Action.ACKNOWLEDGE else Status.RESOLVED
     if target == Status.ACKNOWLEDGED and incident.status != Status.NEW:
         return incident, Alert.Outcome.RECORDED
-    if not incident.is_open:
-        return incident, Alert.Outcome.DROPPED
     try:
         incident = incident_services.incident_transition(
-            organization=integration.organization,
-            actor=actor,
+            organization=alert.integration.organization,
+            actor=IntegrationActor(alert.integration),
             incident=incident,
             status=target,
-            note=event.note[:2000],
+            note=alert.note[:2000],
         )
-    except DomainError:
+    except DomainError:  # a person moved it meanwhile: the alert changes nothing
+        incident.refresh_from_db(fields=["status"])
         return incident, Alert.Outcome.RECORDED
-    outcome = (
-        Alert.Outcome.ACKNOWLEDGED if target == Status.ACKNOWLEDGED else Alert.Outcome.RESOLVED
-    )
-    return incident, outcome
-
-
-def _store(integration: Integration, incident, outcome: str, event: Event) -> Alert | None:
-    alert = Alert(
-        organization_id=integration.organization_id,
-        integration=integration,
-        incident=incident if outcome != Alert.Outcome.DROPPED else None,
-        action=event.action,
-        outcome=outcome,
-        dedup_key=event.dedup_key,
-        fingerprint=event.fingerprint,
-        summary=event.summary,
-        severity=event.severity,
-        source=event.source[:255],
-        payload=event.payload,
-    )
-    if not event.fingerprint:
-        alert.save()
-        return alert
-    try:  # a concurrent copy of the same re-sent alert may have been stored meanwhile
-        with transaction.atomic():
-            alert.save()
-    except IntegrityError:
-        return None
-    return alert
+    if target == Status.ACKNOWLEDGED:
+        return incident, Alert.Outcome.ACKNOWLEDGED
+    return incident, Alert.Outcome.RESOLVED
 
 
 def record_change(integration: Integration, *, summary, source, timestamp, details, links, payload):

@@ -9,6 +9,7 @@ notification are the workers' job.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from alerts import formats, services
 from alerts.events import InvalidEvent, parse_json
 from incidents.models import Integration
 
+logger = logging.getLogger(__name__)
 Kind = Integration.Kind
 
 
@@ -39,7 +41,7 @@ class Refused(Exception):
 class Dialect:
     """How one tool's API words its answers."""
 
-    accepted: Callable[[list[services.Result], dict[str, Any]], dict[str, Any]]
+    accepted: Callable[[Callable[[], list[services.Result]], dict[str, Any]], dict[str, Any]]
     refused: Callable[[Refused], dict[str, Any]]
 
 
@@ -59,7 +61,8 @@ PAGERDUTY = Dialect(
 )
 
 
-def _webhook_accepted(results, extra):
+def _webhook_accepted(load_results, extra):
+    results = load_results()
     stored = [result for result in results if not result.duplicate]
     incidents = sorted({r.incident.number for r in results if r.incident is not None})
     return {
@@ -149,8 +152,10 @@ def _receive(request, dialect: Dialect, handle: Callable[[Any], dict[str, Any]])
     try:
         body = _body(request)
         data = parse_json(body) if body.strip() else None
-        with transaction.atomic():
+        with transaction.atomic():  # committed before the answer: durable
             answer = handle(data)
+        if callable(answer):
+            answer = answer()
     except InvalidEvent as exc:
         refusal = Refused(400, "invalid event", "Event object is invalid", exc.errors)
         status = 422 if dialect is OPSGENIE else 400
@@ -169,8 +174,20 @@ def _receive(request, dialect: Dialect, handle: Callable[[Any], dict[str, Any]])
 
 
 def _apply(request, integration: Integration, events, dialect: Dialect, **extra):
+    """Stores the events (in the request's first transaction) and returns what, once that
+    committed, applies them and words the answer."""
     _throttle(request, integration)
-    return dialect.accepted(services.ingest(integration, events), extra)
+    events = list(events)
+    ids = services.store(integration, events)
+
+    def after_commit():
+        try:
+            services.apply_pending(integration.organization_id)
+        except Exception:  # stored all the same: the sweep applies them later
+            logger.exception("Alerts %s are stored but not applied yet", ids)
+        return dialect.accepted(lambda: services.results(integration, events, ids), extra)
+
+    return after_commit
 
 
 # --- PagerDuty -------------------------------------------------------------------------

@@ -305,6 +305,10 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "core.tasks.heartbeat", "schedule": timedelta(seconds=30)},
     "incidents-auto-close": {"task": "incidents.tasks.auto_close", "schedule": timedelta(hours=1)},
     "incidents-sla-check": {"task": "incidents.tasks.sla_check", "schedule": timedelta(minutes=1)},
+    "alerts-apply-pending": {
+        "task": "alerts.tasks.apply_pending",
+        "schedule": timedelta(minutes=1),
+    },
     "incidents-purge-idempotency-keys": {
         "task": "incidents.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),

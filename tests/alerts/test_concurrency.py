@@ -150,7 +150,7 @@ def test_a_notification_sent_in_parallel_stores_each_alert_once(org, integration
     assert last_number == 1
     assert incident.title == "HighLatency"
     assert len(alerts) == 3
-    assert sorted(a.fingerprint.split(":")[0] for a in alerts) == [
+    assert sorted(a.fingerprint.split(":")[1] for a in alerts) == [
         "a1b2c3d4e5f60001",
         "a1b2c3d4e5f60002",
         "a1b2c3d4e5f60003",
