@@ -1,22 +1,23 @@
 """Ingestion: find the integration by its key, store the events, then apply them.
 
-A request does two short transactions. The first stores its events as *pending* alerts
-and commits before the answer, so an accepted event survives a crash right after it
-(a re-sent Alertmanager alert is recognised here by its fingerprint and stored once). The
-second applies every pending alert of the organization in arrival order while holding the
-organization's incident-number lock, the one every incident opening takes anyway: alerts
-group onto the open incident of their integration and dedup key, and new incidents are
-opened in bulk. Requests arriving during a burst queue on that lock, and whichever gets it
-applies what all of them stored, so a burst costs one commit per batch rather than one
-per alert. The partial unique index ``incident_open_dedup_key`` stays the guarantee that
-a key has one open incident. Alerts left pending (a crash between the two transactions)
-are applied by the ``alerts.tasks.apply_pending`` sweep. Escalation and notification are
-left to workers.
+A request does two things. It stores its events as *pending* alerts in a transaction that
+commits before the answer, so an accepted event survives a crash right after it (a
+re-sent Alertmanager alert is recognised here by its fingerprint and stored once). Then it
+makes sure they are applied: alerts are applied in arrival order, one transaction at a
+time per organization, under the organization's incident-number lock (the one every
+incident opening takes anyway). They group onto the open incident of their integration and
+dedup key, and new incidents are opened in bulk. A request that finds the lock taken does
+not queue for it: the holder applies every alert pending when it looks and goes on while
+more arrive, so during a burst a few transactions apply the alerts of many requests. The
+partial unique index ``incident_open_dedup_key`` stays the guarantee that a key has one
+open incident. Alerts left pending (a crash between the two steps) are applied by the
+``alerts.tasks.apply_pending`` sweep. Escalation and notification are left to workers.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from tenancy import audit, rls
 
 logger = logging.getLogger(__name__)
 APPLY_BATCH = 500
+APPLY_WAIT = 10.0  # seconds a request waits for its alerts to be applied
 
 
 class IntegrationActor:
@@ -81,6 +83,33 @@ def ingest(integration: Integration, events: Iterable[Event]) -> list[Result]:
     ids = store(integration, events)
     apply_pending(integration.organization_id)
     return results(integration, events, ids)
+
+
+def incident_numbers(
+    integration: Integration,
+    events: list[Event],
+    ids: list[int | None],
+    applied: dict[int, int | None],
+) -> list[int | None]:
+    """Per event, the number of the incident it is on: from what this request applied, or
+    read back for alerts another request applied and for re-sent alerts (their first copy)."""
+    missing = [pk for pk in ids if pk is not None and pk not in applied]
+    repeats = [event.fingerprint for event, pk in zip(events, ids, strict=True) if pk is None]
+    found: dict = {}
+    if missing or repeats:
+        with transaction.atomic():
+            rls.add_tenant(integration.organization_id)
+            alerts = Alert.objects.for_org(integration.organization_id)
+            found.update(alerts.filter(pk__in=missing).values_list("pk", "incident__number"))
+            found.update(
+                alerts.filter(integration=integration, fingerprint__in=repeats).values_list(
+                    "fingerprint", "incident__number"
+                )
+            )
+    return [
+        found.get(event.fingerprint) if pk is None else applied.get(pk, found.get(pk))
+        for event, pk in zip(events, ids, strict=True)
+    ]
 
 
 def results(integration: Integration, events: list[Event], ids: list[int | None]) -> list[Result]:
@@ -177,55 +206,151 @@ def store(integration: Integration, events: Iterable[Event]) -> list[int | None]
 # --- Applying -----------------------------------------------------------------------------
 
 
-def apply_pending(organization_id: int) -> int:
-    """Applies the organization's pending alerts in arrival order; returns how many.
+def apply_pending(organization_id: int) -> dict[int, int | None]:
+    """Applies the organization's pending alerts in arrival order, waiting for its
+    incident-number lock; returns, per alert it applied, the number of the incident it is
+    on (None when it is on none)."""
+    return _apply_locked(organization_id, wait=True)
 
-    Waits for the organization's incident-number lock, so alerts are applied by one
-    transaction at a time. A batch that fails is retried alert by alert, and an alert
-    that fails on its own is marked failed instead of blocking the ones behind it."""
-    applied = 0
+
+def apply_stored(organization_id: int, ids: Iterable[int | None]) -> dict[int, int | None]:
+    """What a request does once its alerts are stored: make sure they get applied.
+
+    Whoever holds the organization's lock applies every alert pending when it looks, so a
+    request does not queue for the lock: it tries it, and while another request holds it,
+    waits a little and checks whether its own alerts are still pending. Requests of a
+    burst thus apply each other's alerts in a few large transactions instead of queueing
+    one by one. After ``APPLY_WAIT`` seconds it answers anyway; the sweep or the next
+    request applies what is left."""
+    mine = {pk for pk in ids if pk is not None}
+    applied: dict[int, int | None] = {}
+    deadline = time.monotonic() + APPLY_WAIT
+    pause = 0.005
+    while mine:
+        done = _apply_locked(organization_id, wait=False)
+        if done is not None:  # every alert stored before we looked is applied now
+            applied |= done
+            break
+        # Another request is applying, and goes on while alerts keep arriving: ours are
+        # most likely in its next batch.
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.02)
+            if not _still_pending(organization_id, mine):
+                return applied
+            if pause >= 0.02:
+                break  # long enough: try the lock again, in case it was let go meanwhile
+        else:
+            break
+    return applied
+
+
+def first_copies(integration: Integration, events: list[Event], ids: list[int | None]) -> list[int]:
+    """The ids of the alerts that re-sent events (id None) repeat."""
+    repeats = [event.fingerprint for event, pk in zip(events, ids, strict=True) if pk is None]
+    if not repeats:
+        return []
+    with transaction.atomic():
+        rls.add_tenant(integration.organization_id)
+        alerts = Alert.objects.for_org(integration.organization_id)
+        return list(
+            alerts.filter(integration=integration, fingerprint__in=repeats).values_list(
+                "pk", flat=True
+            )
+        )
+
+
+def _still_pending(organization_id: int, ids: set[int]) -> bool:
+    with transaction.atomic():
+        rls.add_tenant(organization_id)
+        pending = Alert.objects.for_org(organization_id).filter(outcome=Alert.Outcome.PENDING)
+        return pending.filter(pk__in=ids).exists()
+
+
+def _apply_locked(organization_id: int, *, wait: bool) -> dict[int, int | None] | None:
+    """Applies pending alerts in batches under the lock; None when ``wait`` is False and
+    another transaction holds the lock. A batch that fails is retried alert by alert,
+    and an alert that fails on its own is marked failed instead of blocking the rest."""
+    applied: dict[int, int | None] = {}
     while True:
         try:
             with transaction.atomic():
-                rls.add_tenant(organization_id)
-                incident_services.lock_numbering(organization_id)
-                batch = _pending(organization_id)[:APPLY_BATCH]
+                if not _begin_applying(organization_id, wait=wait):
+                    return None
+                batch = _pending(organization_id, APPLY_BATCH)
                 _apply(organization_id, batch)
         except Exception:
             logger.exception("Applying alerts of organization %s failed", organization_id)
-            return applied + _apply_one_by_one(organization_id)
-        applied += len(batch)
-        if len(batch) < APPLY_BATCH:
+            return applied | _apply_one_by_one(organization_id)
+        applied.update((alert.pk, alert.incident and alert.incident.number) for alert in batch)
+        if not batch:  # during a burst more arrived while this batch was applied: go on
             return applied
 
 
-def _pending(organization_id: int) -> list[Alert]:
-    return list(
+def _begin_applying(organization_id: int, *, wait: bool = True) -> bool:
+    rls.add_tenant(organization_id)
+    if connection.vendor == "postgresql":
+        # The alerts were committed durably before this; were this commit lost in a crash
+        # they would still be pending and the sweep would apply them. So it need not wait
+        # for the disk, and the lock below is held for less.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    return incident_services.lock_numbering(organization_id, wait=wait)
+
+
+# The columns applying needs; the payload stays in the database.
+_APPLY_FIELDS = (
+    "organization_id",
+    "integration_id",
+    "incident_id",
+    "action",
+    "outcome",
+    "dedup_key",
+    "summary",
+    "severity",
+    "title",
+    "description",
+    "tags",
+    "occurred_at",
+    "note",
+)
+
+
+def _pending(organization_id: int, limit: int) -> list[Alert]:
+    alerts = list(
         Alert.objects.for_org(organization_id)
         .filter(outcome=Alert.Outcome.PENDING)
-        .select_related("integration__service", "integration__organization")
-        .order_by("id")
+        .only(*_APPLY_FIELDS)
+        .order_by("id")[:limit]
     )
+    integrations = Integration.objects.for_org(organization_id).select_related(
+        "service", "organization"
+    )
+    by_id = integrations.in_bulk({alert.integration_id for alert in alerts})
+    for alert in alerts:
+        alert.integration = by_id[alert.integration_id]
+    return alerts
 
 
-def _apply_one_by_one(organization_id: int) -> int:
-    applied = 0
+def _apply_one_by_one(organization_id: int) -> dict[int, int | None]:
+    applied: dict[int, int | None] = {}
     while True:
         with transaction.atomic():
-            rls.add_tenant(organization_id)
-            incident_services.lock_numbering(organization_id)
-            alerts = _pending(organization_id)[:1]
+            _begin_applying(organization_id)
+            alerts = _pending(organization_id, 1)
             if not alerts:
                 return applied
+            alert = alerts[0]
             try:
                 with transaction.atomic():
                     _apply(organization_id, alerts)
             except Exception:
-                logger.exception("Alert %s could not be applied", alerts[0].pk)
-                Alert.objects.for_org(organization_id).filter(pk=alerts[0].pk).update(
+                logger.exception("Alert %s could not be applied", alert.pk)
+                Alert.objects.for_org(organization_id).filter(pk=alert.pk).update(
                     outcome=Alert.Outcome.FAILED
                 )
-        applied += 1
+                alert.incident = None
+        applied[alert.pk] = alert.incident and alert.incident.number
 
 
 def _apply(organization_id: int, alerts: list[Alert]) -> None:

@@ -25,5 +25,5 @@ def apply_pending() -> int:
                 .exists()
             )
         if waiting:
-            applied += services.apply_pending(organization_id)
+            applied += len(services.apply_pending(organization_id))
     return applied

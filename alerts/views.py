@@ -9,6 +9,7 @@ notification are the workers' job.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -38,10 +39,19 @@ class Refused(Exception):
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What a request stored (an id per event, None for a re-sent alert) and, read only
+    when an answer names them, the incidents the events are on."""
+
+    ids: list[int | None]
+    incident_numbers: Callable[[], list[int | None]]
+
+
+@dataclass(frozen=True)
 class Dialect:
     """How one tool's API words its answers."""
 
-    accepted: Callable[[Callable[[], list[services.Result]], dict[str, Any]], dict[str, Any]]
+    accepted: Callable[[Stored, dict[str, Any]], dict[str, Any]]
     refused: Callable[[Refused], dict[str, Any]]
 
 
@@ -52,7 +62,7 @@ def _pagerduty_refused(refusal: Refused) -> dict[str, Any]:
 
 
 PAGERDUTY = Dialect(
-    accepted=lambda results, extra: {
+    accepted=lambda stored, extra: {
         "status": "success",
         "message": "Event processed",
         **extra,
@@ -61,13 +71,12 @@ PAGERDUTY = Dialect(
 )
 
 
-def _webhook_accepted(load_results, extra):
-    results = load_results()
-    stored = [result for result in results if not result.duplicate]
-    incidents = sorted({r.incident.number for r in results if r.incident is not None})
+def _webhook_accepted(stored: Stored, extra):
+    new = sum(pk is not None for pk in stored.ids)
+    incidents = sorted({number for number in stored.incident_numbers() if number is not None})
     return {
         "status": "success",
-        "message": f"{len(stored)} stored, {len(results) - len(stored)} already received",
+        "message": f"{new} stored, {len(stored.ids) - new} already received",
         "incidents": [f"INC-{number}" for number in incidents],
         **extra,
     }
@@ -83,7 +92,7 @@ WEBHOOK = Dialect(
 )
 
 OPSGENIE = Dialect(
-    accepted=lambda results, extra: {"result": "Request will be processed", **extra},
+    accepted=lambda stored, extra: {"result": "Request will be processed", **extra},
     refused=lambda refusal: {"message": refusal.message, "errors": refusal.errors, **_took()},
 )
 
@@ -181,11 +190,15 @@ def _apply(request, integration: Integration, events, dialect: Dialect, **extra)
     ids = services.store(integration, events)
 
     def after_commit():
+        applied = {}
         try:
-            services.apply_pending(integration.organization_id)
+            # A re-sent alert's first copy may still be waiting: its answer names its incident.
+            waiting = ids + services.first_copies(integration, events, ids)
+            applied = services.apply_stored(integration.organization_id, waiting)
         except Exception:  # stored all the same: the sweep applies them later
             logger.exception("Alerts %s are stored but not applied yet", ids)
-        return dialect.accepted(lambda: services.results(integration, events, ids), extra)
+        numbers = functools.partial(services.incident_numbers, integration, events, ids, applied)
+        return dialect.accepted(Stored(ids, numbers), extra)
 
     return after_commit
 

@@ -112,13 +112,19 @@ def _next_numbers(organization, count: int = 1) -> range:
     return range(last - count + 1, last + 1)
 
 
-def lock_numbering(organization_id: int) -> None:
-    """Waits for the organization's number sequence and holds it until this transaction
-    ends: whoever holds it is the only one opening incidents in the organization."""
-    sequence = IncidentSequence.objects.for_org(organization_id).select_for_update()
-    if not list(sequence.values_list("pk", flat=True)):
-        IncidentSequence.objects.get_or_create(organization_id=organization_id)
-        list(sequence.values_list("pk", flat=True))
+def lock_numbering(organization_id: int, *, wait: bool = True) -> bool:
+    """Takes the organization's number sequence and holds it until this transaction ends:
+    whoever holds it is the only one opening incidents in the organization. Without
+    ``wait``, answers False at once when another transaction holds it."""
+    sequence = IncidentSequence.objects.for_org(organization_id).select_for_update(
+        skip_locked=not wait
+    )
+    if list(sequence.values_list("pk", flat=True)):
+        return True
+    if IncidentSequence.objects.for_org(organization_id).exists():
+        return False  # it exists, so it was skipped: held by another transaction
+    IncidentSequence.objects.get_or_create(organization_id=organization_id)
+    return bool(list(sequence.values_list("pk", flat=True)))
 
 
 def _entry(

@@ -1,0 +1,137 @@
+"""Storing alerts and applying them are two steps: what happens between and around them.
+
+A request commits its alerts as pending before answering, then applies them (or finds
+them applied by whoever holds the organization's lock). These tests separate the steps to
+show that nothing stored is lost: alerts left pending are applied by the sweep or by the
+next request, an alert that cannot be applied does not block the others, and a request
+that cannot get the lock still answers 202 with its alerts stored.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connections, transaction
+
+from alerts import formats, services, tasks
+from alerts.models import Alert
+from incidents import services as incident_services
+from incidents.models import Incident
+from tenancy import rls
+
+pytestmark = pytest.mark.django_db
+
+
+def trigger(integration, key, summary="CPU high"):
+    body = {"routing_key": integration.key, "event_action": "trigger", "dedup_key": key}
+    body["payload"] = {"summary": summary, "source": "web-1", "severity": "error"}
+    return body
+
+
+def store(integration, *bodies):
+    with transaction.atomic():
+        rls.add_tenant(integration.organization_id)
+        events = [formats.pagerduty_event(body)[1] for body in bodies]
+        return services.store(integration, events)
+
+
+def outcomes(organization):
+    alerts = Alert.objects.for_org(organization).order_by("id")
+    return [(alert.dedup_key, alert.outcome, alert.incident_id is not None) for alert in alerts]
+
+
+def test_stored_alerts_wait_pending_and_the_sweep_applies_them(org, integration):
+    pagerduty = integration()
+    store(pagerduty, trigger(pagerduty, "a"), trigger(pagerduty, "a"), trigger(pagerduty, "b"))
+    assert outcomes(org) == [
+        ("a", "pending", False),
+        ("a", "pending", False),
+        ("b", "pending", False),
+    ]
+    assert not Incident.objects.for_org(org).exists()
+
+    assert tasks.apply_pending() == 3
+    assert outcomes(org) == [("a", "opened", True), ("a", "grouped", True), ("b", "opened", True)]
+    assert Incident.objects.for_org(org).count() == 2
+    assert tasks.apply_pending() == 0  # idempotent
+
+
+def test_a_request_applies_what_an_earlier_one_left_pending(org, integration, client):
+    pagerduty = integration()
+    store(pagerduty, trigger(pagerduty, "left-behind"))
+    response = client.post(
+        "/v2/enqueue", json.dumps(trigger(pagerduty, "new")), content_type="application/json"
+    )
+    assert response.status_code == 202
+    assert outcomes(org) == [("left-behind", "opened", True), ("new", "opened", True)]
+
+
+def test_an_alert_that_cannot_be_applied_is_marked_failed_and_blocks_nothing(
+    org, integration, monkeypatch
+):
+    pagerduty = integration()
+    real = incident_services.incidents_open_many
+
+    def open_many(*, organization, actor, specs):
+        if any(spec["title"] == "poison" for spec in specs):
+            raise RuntimeError("cannot open this one")
+        return real(organization=organization, actor=actor, specs=specs)
+
+    monkeypatch.setattr(incident_services, "incidents_open_many", open_many)
+    store(pagerduty, trigger(pagerduty, "a"), trigger(pagerduty, "b", summary="poison"))
+    store(pagerduty, trigger(pagerduty, "c"))
+    services.apply_pending(org.pk)
+    assert outcomes(org) == [("a", "opened", True), ("b", "failed", False), ("c", "opened", True)]
+
+
+def test_acknowledge_and_resolve_in_one_batch_act_in_order(org, integration):
+    pagerduty = integration()
+    ack = {"routing_key": pagerduty.key, "event_action": "acknowledge", "dedup_key": "a"}
+    resolve = {**ack, "event_action": "resolve"}
+    store(pagerduty, trigger(pagerduty, "a"), ack, resolve, trigger(pagerduty, "a"))
+    services.apply_pending(org.pk)
+    assert [o for _, o, _ in outcomes(org)] == ["opened", "acknowledged", "resolved", "opened"]
+    statuses = list(Incident.objects.for_org(org).order_by("number").values_list("status"))
+    assert statuses == [("resolved",), ("new",)]  # the trigger after the resolve: a new one
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_cannot_get_the_lock_answers_202_with_its_alert_stored(
+    org, integration, client, monkeypatch
+):
+    """While another transaction holds the organization's lock (a long batch), a request
+    waits at most APPLY_WAIT, answers 202 and leaves its alert pending; once the lock is
+    free the sweep applies it."""
+    monkeypatch.setattr(services, "APPLY_WAIT", 0.3)
+    pagerduty = integration()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        try:
+            with transaction.atomic():
+                rls.add_tenant(org.pk)
+                incident_services.lock_numbering(org.pk)
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        response = client.post(
+            "/v2/enqueue", json.dumps(trigger(pagerduty, "a")), content_type="application/json"
+        )
+        assert response.status_code == 202
+        with rls.tenant_context(org.pk):
+            assert outcomes(org) == [("a", "pending", False)]
+    finally:
+        release.set()
+        holder.join()
+    assert tasks.apply_pending() == 1
+    with rls.tenant_context(org.pk):
+        assert outcomes(org) == [("a", "opened", True)]
