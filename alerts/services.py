@@ -272,11 +272,12 @@ def _apply_locked(organization_id: int, *, wait: bool) -> dict[int, int | None] 
     another transaction holds the lock. A batch that fails is retried alert by alert,
     and an alert that fails on its own is marked failed instead of blocking the rest."""
     applied: dict[int, int | None] = {}
+    first = True
     while True:
         try:
             with transaction.atomic():
                 if not _begin_applying(organization_id, wait=wait):
-                    return None
+                    return None if first else applied  # another one took over
                 batch = _pending(organization_id, APPLY_BATCH)
                 _apply(organization_id, batch)
         except Exception:
@@ -285,6 +286,7 @@ def _apply_locked(organization_id: int, *, wait: bool) -> dict[int, int | None] 
         applied.update((alert.pk, alert.incident and alert.incident.number) for alert in batch)
         if not batch:  # during a burst more arrived while this batch was applied: go on
             return applied
+        first = False
 
 
 def _begin_applying(organization_id: int, *, wait: bool = True) -> bool:
