@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -192,7 +192,12 @@ def parse_timestamp(value: Any, name: str, errors: list[str]) -> datetime | None
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            return parsed
+            try:
+                parsed.astimezone(UTC)  # what storing it does: at the edges of time it overflows
+            except OverflowError:
+                parsed = None
+            else:
+                return parsed
     errors.append(f"'{name}' must be an ISO 8601 time with a time zone")
     return None
 

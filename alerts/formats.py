@@ -304,7 +304,7 @@ def opsgenie_create(data: Any) -> Event:
     alias = text(data.get("alias"), "alias", errors, limit=DEDUP_KEY_MAX)
     description = text(data.get("description"), "description", errors, limit=15_000)
     priority = data.get("priority", "P3")
-    if priority not in OPSGENIE_PRIORITIES:
+    if not isinstance(priority, str) or priority not in OPSGENIE_PRIORITIES:
         errors.append("'priority' must be one of P1, P2, P3, P4, P5")
     tags = data.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):

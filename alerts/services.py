@@ -3,25 +3,26 @@
 A request does two things. It stores its events as *pending* alerts in a transaction that
 commits before the answer, so an accepted event survives a crash right after it (a
 re-sent Alertmanager alert is recognised here by its fingerprint and stored once). Then it
-makes sure they are applied: alerts are applied in arrival order, one transaction at a
-time per organization, under the organization's incident-number lock (the one every
-incident opening takes anyway). They group onto the open incident of their integration and
-dedup key, and new incidents are opened in bulk. A request that finds the lock taken does
-not queue for it: the holder applies every alert pending when it looks and goes on while
-more arrive, so during a burst a few transactions apply the alerts of many requests. The
-partial unique index ``incident_open_dedup_key`` stays the guarantee that a key has one
-open incident. Alerts left pending (a crash between the two steps) are applied by the
+has them applied: alerts are applied in arrival order, one transaction at a time per
+organization, under the organization's incident-number lock (the one every incident
+opening takes anyway). They group onto the open incident of their integration and dedup
+key, and new incidents are opened in bulk. Requests of a burst queue on the lock, and
+whoever gets it applies every alert pending by then, so most find theirs applied by the
+one before and a few transactions carry the burst. The partial unique index
+``incident_open_dedup_key`` stays the guarantee that a key has one open incident. Alerts
+left pending (a crash between the two steps, a lock wait given up) are applied by the
 ``alerts.tasks.apply_pending`` sweep. Escalation and notification are left to workers.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from incidents.states import Status
 from tenancy import audit, rls
 
 logger = logging.getLogger(__name__)
+KEY_SHAPE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 APPLY_BATCH = 500
 APPLY_WAIT = 10.0  # seconds a request waits for its alerts to be applied
 
@@ -54,7 +56,7 @@ class IntegrationActor:
 def integration_for_key(key: str) -> Integration | None:
     """The active or inactive integration with this key, in a transaction that may then
     read its organization's rows; None when no integration has the key."""
-    if not key or len(key) > 64:
+    if not KEY_SHAPE.fullmatch(key):
         return None
     rls.set_integration_key(key)
     # The organization comes in the same query (its table has no row-level policy), so
@@ -77,8 +79,9 @@ class Result:
 
 
 def ingest(integration: Integration, events: Iterable[Event]) -> list[Result]:
-    """Stores the events and applies them, in the caller's transaction (the demo, tests;
-    requests commit the store first, see :func:`store` and :func:`apply_pending`)."""
+    """Stores the events and applies them (the demo, tests). Inside a transaction both
+    happen in it; requests commit the store first, see :func:`store` and
+    :func:`apply_stored`."""
     events = list(events)
     ids = store(integration, events)
     apply_pending(integration.organization_id)
@@ -94,7 +97,7 @@ def incident_numbers(
     """Per event, the number of the incident it is on: from what this request applied, or
     read back for alerts another request applied and for re-sent alerts (their first copy)."""
     missing = [pk for pk in ids if pk is not None and pk not in applied]
-    repeats = [event.fingerprint for event, pk in zip(events, ids, strict=True) if pk is None]
+    repeats = _repeats(events, ids)
     found: dict = {}
     if missing or repeats:
         with transaction.atomic():
@@ -115,7 +118,7 @@ def incident_numbers(
 def results(integration: Integration, events: list[Event], ids: list[int | None]) -> list[Result]:
     """What became of the events (ids as :func:`store` returned them); a re-sent alert
     names the incident its first copy is on."""
-    repeats = [event.fingerprint for event, pk in zip(events, ids, strict=True) if pk is None]
+    repeats = _repeats(events, ids)
     with transaction.atomic():
         rls.add_tenant(integration.organization_id)
         alerts = Alert.objects.for_org(integration.organization_id).select_related("incident")
@@ -200,54 +203,42 @@ def store(integration: Integration, events: Iterable[Event]) -> list[int | None]
     # fingerprinted ones that conflicted are missing.
     by_fingerprint = {fingerprint: pk for pk, fingerprint in returned if fingerprint}
     plain = iter(pk for pk, fingerprint in returned if not fingerprint)
-    return [by_fingerprint.get(e.fingerprint) if e.fingerprint else next(plain) for e in events]
+    ids = []
+    for event in events:
+        if not event.fingerprint:
+            ids.append(next(plain))
+        else:  # a fingerprint twice in one payload is stored once: the second is a repeat
+            ids.append(by_fingerprint.pop(event.fingerprint, None))
+    return ids
 
 
 # --- Applying -----------------------------------------------------------------------------
 
 
-def apply_pending(organization_id: int) -> dict[int, int | None]:
-    """Applies the organization's pending alerts in arrival order, waiting for its
-    incident-number lock; returns, per alert it applied, the number of the incident it is
-    on (None when it is on none)."""
-    return _apply_locked(organization_id, wait=True)
+def apply_pending(organization_id: int, *, wait: float | None = None) -> dict[int, int | None]:
+    """Applies the organization's pending alerts in arrival order under its incident-number
+    lock; returns, per alert applied, the number of the incident it is on (None when on
+    none). With ``wait`` (seconds), gives up when the lock is not free by then: whoever
+    holds it applies them."""
+    return _apply_locked(organization_id, lock_timeout=wait)
 
 
 def apply_stored(organization_id: int, ids: Iterable[int | None]) -> dict[int, int | None]:
-    """What a request does once its alerts are stored: make sure they get applied.
-
-    Whoever holds the organization's lock applies every alert pending when it looks, so a
-    request does not queue for the lock: it tries it, and while another request holds it,
-    waits a little and checks whether its own alerts are still pending. Requests of a
-    burst thus apply each other's alerts in a few large transactions instead of queueing
-    one by one. After ``APPLY_WAIT`` seconds it answers anyway; the sweep or the next
-    request applies what is left."""
+    """What a request does once its alerts are stored: wait for the lock (at most
+    ``APPLY_WAIT`` seconds), then apply whatever is pending, its own alerts and those of
+    the requests that arrived meanwhile, and stop once its own are applied. Requests of a
+    burst queue on the lock, and each finds most of its alerts applied by the one before
+    it, so a few transactions carry the burst. Past the wait it answers anyway; the next
+    request or the sweep applies what is left."""
     mine = {pk for pk in ids if pk is not None}
-    applied: dict[int, int | None] = {}
-    deadline = time.monotonic() + APPLY_WAIT
-    pause = 0.005
-    while mine:
-        done = _apply_locked(organization_id, wait=False)
-        if done is not None:  # every alert stored before we looked is applied now
-            applied |= done
-            break
-        # Another request is applying, and goes on while alerts keep arriving: ours are
-        # most likely in its next batch.
-        while time.monotonic() < deadline:
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.02)
-            if not _still_pending(organization_id, mine):
-                return applied
-            if pause >= 0.02:
-                break  # long enough: try the lock again, in case it was let go meanwhile
-        else:
-            break
-    return applied
+    if not mine:
+        return {}
+    return _apply_locked(organization_id, lock_timeout=APPLY_WAIT, until=mine)
 
 
 def first_copies(integration: Integration, events: list[Event], ids: list[int | None]) -> list[int]:
     """The ids of the alerts that re-sent events (id None) repeat."""
-    repeats = [event.fingerprint for event, pk in zip(events, ids, strict=True) if pk is None]
+    repeats = _repeats(events, ids)
     if not repeats:
         return []
     with transaction.atomic():
@@ -260,44 +251,47 @@ def first_copies(integration: Integration, events: list[Event], ids: list[int | 
         )
 
 
-def _still_pending(organization_id: int, ids: set[int]) -> bool:
-    with transaction.atomic():
-        rls.add_tenant(organization_id)
-        pending = Alert.objects.for_org(organization_id).filter(outcome=Alert.Outcome.PENDING)
-        return pending.filter(pk__in=ids).exists()
+def _repeats(events: list[Event], ids: list[int | None]) -> list[str]:
+    return [event.fingerprint for event, pk in zip(events, ids, strict=True) if pk is None]
 
 
-def _apply_locked(organization_id: int, *, wait: bool) -> dict[int, int | None] | None:
-    """Applies pending alerts in batches under the lock; None when ``wait`` is False and
-    another transaction holds the lock. A batch that fails is retried alert by alert,
-    and an alert that fails on its own is marked failed instead of blocking the rest."""
+# Errors of the moment, not of the alert: the alert stays pending and is applied later.
+TRANSIENT = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+
+
+def _apply_locked(
+    organization_id: int, *, lock_timeout: float | None, until: set[int] | None = None
+) -> dict[int, int | None]:
+    """Applies pending alerts in batches, each in a transaction holding the lock, until none
+    is left or, with ``until``, those alerts are applied. A batch that fails is retried
+    alert by alert; an alert that fails on its own is marked failed instead of blocking
+    the rest. Transient errors (a lock timeout, a lost connection) leave alerts pending."""
     applied: dict[int, int | None] = {}
-    first = True
     while True:
+        batch: list[Alert] = []
         try:
             with transaction.atomic():
-                if not _begin_applying(organization_id, wait=wait):
-                    return None if first else applied  # another one took over
+                _begin_applying(organization_id, lock_timeout)
                 batch = _pending(organization_id, APPLY_BATCH)
                 _apply(organization_id, batch)
+        except TRANSIENT:
+            logger.warning("Alerts of organization %s are left pending", organization_id)
+            return applied
         except Exception:
             logger.exception("Applying alerts of organization %s failed", organization_id)
-            return applied | _apply_one_by_one(organization_id)
-        applied.update((alert.pk, alert.incident and alert.incident.number) for alert in batch)
-        if not batch:  # during a burst more arrived while this batch was applied: go on
+            applied |= _apply_one_by_one(organization_id, [alert.pk for alert in batch])
+        else:
+            applied.update((a.pk, a.incident and a.incident.number) for a in batch)
+        if not batch or (until is not None and until <= applied.keys()):
             return applied
-        first = False
 
 
-def _begin_applying(organization_id: int, *, wait: bool = True) -> bool:
+def _begin_applying(organization_id: int, lock_timeout: float | None) -> None:
     rls.add_tenant(organization_id)
-    if connection.vendor == "postgresql":
-        # The alerts were committed durably before this; were this commit lost in a crash
-        # they would still be pending and the sweep would apply them. So it need not wait
-        # for the disk, and the lock below is held for less.
+    if lock_timeout is not None and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-    return incident_services.lock_numbering(organization_id, wait=wait)
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{lock_timeout}s"])
+    incident_services.lock_numbering(organization_id)
 
 
 # The columns applying needs; the payload stays in the database.
@@ -318,13 +312,11 @@ _APPLY_FIELDS = (
 )
 
 
-def _pending(organization_id: int, limit: int) -> list[Alert]:
-    alerts = list(
-        Alert.objects.for_org(organization_id)
-        .filter(outcome=Alert.Outcome.PENDING)
-        .only(*_APPLY_FIELDS)
-        .order_by("id")[:limit]
-    )
+def _pending(organization_id: int, limit: int, pk: int | None = None) -> list[Alert]:
+    alerts = Alert.objects.for_org(organization_id).filter(outcome=Alert.Outcome.PENDING)
+    if pk is not None:
+        alerts = alerts.filter(pk=pk)
+    alerts = list(alerts.only(*_APPLY_FIELDS).order_by("id")[:limit])
     integrations = Integration.objects.for_org(organization_id).select_related(
         "service", "organization"
     )
@@ -334,18 +326,21 @@ def _pending(organization_id: int, limit: int) -> list[Alert]:
     return alerts
 
 
-def _apply_one_by_one(organization_id: int) -> dict[int, int | None]:
+def _apply_one_by_one(organization_id: int, ids: list[int]) -> dict[int, int | None]:
+    """The alerts of a failed batch, each in its own transaction."""
     applied: dict[int, int | None] = {}
-    while True:
+    for pk in ids:
         with transaction.atomic():
-            _begin_applying(organization_id)
-            alerts = _pending(organization_id, 1)
+            _begin_applying(organization_id, None)
+            alerts = _pending(organization_id, 1, pk=pk)
             if not alerts:
-                return applied
+                continue  # applied meanwhile
             alert = alerts[0]
             try:
                 with transaction.atomic():
                     _apply(organization_id, alerts)
+            except TRANSIENT:
+                raise
             except Exception:
                 logger.exception("Alert %s could not be applied", alert.pk)
                 Alert.objects.for_org(organization_id).filter(pk=alert.pk).update(
@@ -353,6 +348,7 @@ def _apply_one_by_one(organization_id: int) -> dict[int, int | None]:
                 )
                 alert.incident = None
         applied[alert.pk] = alert.incident and alert.incident.number
+    return applied
 
 
 def _apply(organization_id: int, alerts: list[Alert]) -> None:
@@ -360,10 +356,13 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
     their incidents opened together, just before an alert needs one of them."""
     if not alerts:
         return
+    # Locked (after the numbering lock, like every row this transaction touches), so a
+    # person resolving one meanwhile is seen: a later trigger then opens a new incident.
     open_incidents = {
         (incident.integration_id, incident.dedup_key): incident
         for incident in Incident.objects.for_org(organization_id)
         .open()
+        .select_for_update()
         .filter(
             integration_id__in={alert.integration_id for alert in alerts},
             dedup_key__in={alert.dedup_key for alert in alerts},

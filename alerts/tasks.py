@@ -25,5 +25,6 @@ def apply_pending() -> int:
                 .exists()
             )
         if waiting:
-            applied += len(services.apply_pending(organization_id))
+            # Whoever holds the lock applies them anyway: no need to queue behind it.
+            applied += len(services.apply_pending(organization_id, wait=1.0))
     return applied

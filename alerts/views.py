@@ -2,14 +2,13 @@
 
 Every request: refuse bodies over 512 KB, parse the JSON and the format (400 with every
 problem), find the integration by its key (unknown, inactive or of another kind: a 4xx,
-nothing stored), apply the integration's rate limit (429), then store and apply the events
-in one transaction that commits before the 202. The request does nothing else: paging and
-notification are the workers' job.
+nothing stored), apply the integration's rate limit (429), store the events in a
+transaction that commits before the 202, then have them applied (see alerts.services). The
+request does nothing else: paging and notification are the workers' job.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 import uuid
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -197,7 +196,14 @@ def _apply(request, integration: Integration, events, dialect: Dialect, **extra)
             applied = services.apply_stored(integration.organization_id, waiting)
         except Exception:  # stored all the same: the sweep applies them later
             logger.exception("Alerts %s are stored but not applied yet", ids)
-        numbers = functools.partial(services.incident_numbers, integration, events, ids, applied)
+
+        def numbers():
+            try:
+                return services.incident_numbers(integration, events, ids, applied)
+            except DatabaseError:  # stored all the same: answer without the numbers
+                logger.exception("Could not read back the incidents of alerts %s", ids)
+                return [applied.get(pk) for pk in ids]
+
         return dialect.accepted(Stored(ids, numbers), extra)
 
     return after_commit

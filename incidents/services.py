@@ -112,19 +112,13 @@ def _next_numbers(organization, count: int = 1) -> range:
     return range(last - count + 1, last + 1)
 
 
-def lock_numbering(organization_id: int, *, wait: bool = True) -> bool:
+def lock_numbering(organization_id: int) -> None:
     """Takes the organization's number sequence and holds it until this transaction ends:
-    whoever holds it is the only one opening incidents in the organization. Without
-    ``wait``, answers False at once when another transaction holds it."""
-    sequence = IncidentSequence.objects.for_org(organization_id).select_for_update(
-        skip_locked=not wait
-    )
-    if list(sequence.values_list("pk", flat=True)):
-        return True
-    if IncidentSequence.objects.for_org(organization_id).exists():
-        return False  # it exists, so it was skipped: held by another transaction
-    IncidentSequence.objects.get_or_create(organization_id=organization_id)
-    return bool(list(sequence.values_list("pk", flat=True)))
+    whoever holds it is the only one opening incidents in the organization."""
+    sequence = IncidentSequence.objects.for_org(organization_id).select_for_update()
+    if not list(sequence.values_list("pk", flat=True)):
+        IncidentSequence.objects.get_or_create(organization_id=organization_id)
+        list(sequence.values_list("pk", flat=True))
 
 
 def _entry(
@@ -294,10 +288,6 @@ def incident_transition(
     root_cause: str | None = None,
 ) -> Incident:
     """Moves the incident along the lifecycle; forbidden moves raise InvalidTransition."""
-    if incident.integration_id and status == Status.IN_PROGRESS:
-        # A reopen may collide with an incident alerts open for the same key: take the lock
-        # alert ingestion holds, before the row, so both wait in the same order.
-        lock_numbering(organization.pk)
     incident = _locked(organization, incident)
     source = incident.status
     if status not in allowed_targets(source):

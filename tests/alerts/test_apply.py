@@ -135,3 +135,79 @@ def test_a_request_that_cannot_get_the_lock_answers_202_with_its_alert_stored(
     assert tasks.apply_pending() == 1
     with rls.tenant_context(org.pk):
         assert outcomes(org) == [("a", "opened", True)]
+
+
+def test_a_transient_error_leaves_alerts_pending_not_failed(org, integration, monkeypatch):
+    """A lost connection or a lock timeout says nothing about the alert: it is applied
+    later, never marked failed."""
+    from django.db import OperationalError
+
+    pagerduty = integration()
+    real = incident_services.incidents_open_many
+
+    def flaky(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(incident_services, "incidents_open_many", flaky)
+    store(pagerduty, trigger(pagerduty, "a"))
+    assert services.apply_pending(org.pk) == {}
+    assert outcomes(org) == [("a", "pending", False)]
+    monkeypatch.setattr(incident_services, "incidents_open_many", real)
+    assert tasks.apply_pending() == 1
+    assert outcomes(org) == [("a", "opened", True)]
+
+
+def test_an_alert_twice_in_one_notification_is_stored_once(org, integration, client):
+    alertmanager = integration("alertmanager")
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "Down", "instance": "a"},
+        "annotations": {},
+        "startsAt": "2026-11-28T10:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": "f1",
+    }
+    body = {"version": "4", "receiver": "r", "status": "firing", "groupLabels": {}}
+    body["alerts"] = [alert, dict(alert)]
+    response = client.post(
+        f"/integrations/alertmanager/{alertmanager.key}/",
+        json.dumps(body),
+        content_type="application/json",
+    )
+    assert response.json()["message"] == "1 stored, 1 already received"
+    assert response.json()["incidents"] == ["INC-1"]
+    assert Alert.objects.for_org(org).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers"),
+    [
+        (  # a priority that is no string
+            "/v2/alerts",
+            {"message": "Disk full", "priority": ["P1"]},
+            "opsgenie",
+        ),
+        (  # a valid time at the end of time: it overflows once stored in UTC
+            "/v2/enqueue",
+            {
+                "event_action": "trigger",
+                "payload": {
+                    "summary": "x",
+                    "source": "y",
+                    "severity": "info",
+                    "timestamp": "9999-12-31T23:00:00-05:00",
+                },
+            },
+            "pagerduty",
+        ),
+    ],
+)
+def test_odd_values_are_refused_not_a_500(org, integration, client, path, body, headers):
+    integrated = integration(headers)
+    extra = {"HTTP_AUTHORIZATION": f"GenieKey {integrated.key}"} if headers == "opsgenie" else {}
+    if headers == "pagerduty":
+        body = {**body, "routing_key": integrated.key}
+    response = client.post(path, json.dumps(body), content_type="application/json", **extra)
+    assert response.status_code in (400, 422)
+    assert response.json()
+    assert not Alert.objects.for_org(org).exists()

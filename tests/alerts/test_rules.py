@@ -359,12 +359,18 @@ def test_invalid_body_is_refused_and_nothing_stored(client, world, name, case):
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("case", RAW_CASES)
-@pytest.mark.parametrize("name", ENDPOINTS)
+@pytest.mark.parametrize(
+    ("name", "case"),
+    [
+        (name, case)
+        for name in ENDPOINTS
+        for case in RAW_CASES
+        # Their body is optional: null is no body (see the test below).
+        if not (case == "null" and name in ("opsgenie-acknowledge", "opsgenie-close"))
+    ],
+)
 def test_unparseable_body_is_refused_and_nothing_stored(client, world, name, case):
     endpoint = ENDPOINTS[name]
-    if case == "null" and name in ("opsgenie-acknowledge", "opsgenie-close"):
-        pytest.skip("their body is optional: null is no body (see the test below)")
     key = _key_for(world, endpoint)
     raw = RAW_CASES[case].replace("KEY", key).encode("utf-8", "surrogateescape")
     before = snapshot()
@@ -506,14 +512,18 @@ def _with_key(endpoint: Endpoint, valid_key: str, sent_key: str):
     return sent_key, body
 
 
-@pytest.mark.parametrize("name", ENDPOINTS)
 @pytest.mark.parametrize(
-    "sent", ["0" * 32, "", "x" * 65, "' OR 1=1 --", "../../etc/passwd"], ids=repr
+    ("name", "sent"),
+    [
+        pytest.param(name, sent, id=f"{name}-{sent!r}")
+        for name in ENDPOINTS
+        for sent in ["0" * 32, "", "x" * 65, "' OR 1=1 --", "../../etc/passwd", "a\x00b"]
+        # An empty key is no URL of the endpoints that carry the key in their path.
+        if sent or ENDPOINTS[name].genie or "routing_key" in ENDPOINTS[name].valid("k")
+    ],
 )
 def test_unknown_key_is_refused_and_nothing_stored(client, world, name, sent):
     endpoint = ENDPOINTS[name]
-    if sent == "" and not endpoint.genie and "routing_key" not in endpoint.valid("k"):
-        pytest.skip("an empty key is not a URL of this endpoint")
     url_key, body = _with_key(endpoint, _key_for(world, endpoint), sent)
     before = snapshot()
 
