@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from alerts import services
 from alerts.models import Alert, ChangeEvent
 from incidents.models import Integration
-from tenancy.admin import TenantAdmin
+from tenancy.admin import ReadOnlyTenantAdmin, TenantAdmin
 
 INTEGRATION_FIELDS = ["name", "is_active", "rate_limit_per_minute"]
 # The request whose change page is being rendered: its host makes the endpoint URL absolute.
@@ -158,19 +158,6 @@ class IntegrationAdmin(TenantAdmin):
             f"Regenerated {done} key(s). The old keys are refused from now on: update the "
             "monitoring tools with the new ones.",
         )
-
-
-class ReadOnlyTenantAdmin(TenantAdmin):
-    """Rows written by ingestion only: the admin reads them."""
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Alert)

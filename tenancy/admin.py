@@ -166,6 +166,19 @@ class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
             self._audit(request, obj, "deleted", before={"parent": str(form.instance)})
 
 
+class ReadOnlyTenantAdmin(TenantAdmin):
+    """Rows something else writes (the audit log, received alerts): the admin reads them."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class TenantInlineFormSet(BaseInlineFormSet):
     """Existing rows are looked up inside the parent's organization only."""
 
@@ -480,7 +493,7 @@ class ApiKeyAdmin(TenantAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(TenantAdmin):
+class AuditEventAdmin(ReadOnlyTenantAdmin):
     """Read-only: the audit log is append-only."""
 
     list_display = ["created_at", "organization", "actor_label", "action", "target_label", "ip"]
@@ -493,12 +506,3 @@ class AuditEventAdmin(TenantAdmin):
     @admin.display(description="IP", ordering="ip_address")
     def ip(self, obj):
         return obj.ip_address or "—"
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
