@@ -16,14 +16,14 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import Alert
-from incidents.models import Level, Severity
+from incidents.models import ALERT_SEVERITIES, Level, Severity
 
 MAX_BODY_BYTES = 512 * 1024
 DEDUP_KEY_MAX = 255
 SUMMARY_MAX = 1024
 TITLE_MAX = 200
 
-SEVERITIES = ("critical", "error", "warning", "info")
+SEVERITIES = ALERT_SEVERITIES
 # Words other tools use for the four severities (lower case).
 SEVERITY_ALIASES = {
     "critical": "critical",
@@ -96,32 +96,13 @@ def normalize_severity(value: Any, default: str = "warning") -> str:
 
 
 def incident_fields(service, severity: str) -> dict[str, Any]:
-    """impact, urgency and severity for an incident an alert of this severity opens."""
+    """impact, urgency and severity for an incident an alert of this severity opens: the
+    defaults, with the service's ``alert_severity_map`` (validated when saved) over them."""
     fields = dict(DEFAULT_SEVERITY_MAP[severity])
-    fields.update(severity_overrides(service.alert_severity_map).get(severity, {}))
+    overrides = service.alert_severity_map
+    if isinstance(overrides, dict) and isinstance(overrides.get(severity), dict):
+        fields.update(overrides[severity])
     return fields
-
-
-def severity_overrides(value: Any) -> dict[str, dict[str, Any]]:
-    """A service's map, validated: raises ValueError naming the first problem."""
-    if value in (None, ""):
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError("Give an object keyed by alert severity.")
-    levels, severities = set(Level.values), set(Severity.values)
-    for name, fields in value.items():
-        if name not in SEVERITIES:
-            raise ValueError(f"Unknown alert severity {name!r}: use {', '.join(SEVERITIES)}.")
-        if not isinstance(fields, dict):
-            raise ValueError(f"{name}: give an object with impact, urgency and/or severity.")
-        for key, item in fields.items():
-            if key in ("impact", "urgency") and item not in levels:
-                raise ValueError(f"{name}.{key}: use 1, 2 or 3.")
-            if key == "severity" and item not in severities:
-                raise ValueError(f"{name}.severity: use one of {', '.join(severities)}.")
-            if key not in ("impact", "urgency", "severity"):
-                raise ValueError(f"{name}: unknown field {key!r}.")
-    return value
 
 
 def one_line(text: str) -> str:

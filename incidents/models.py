@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now
 
@@ -62,6 +63,33 @@ class Category(TenantModel):
         return self.name
 
 
+ALERT_SEVERITIES = ("critical", "error", "warning", "info")
+
+
+def validate_alert_severity_map(value) -> None:
+    """``{"<alert severity>": {"impact": 1-3, "urgency": 1-3, "severity": "sev1"…}}``."""
+    if value in (None, ""):
+        return
+    if not isinstance(value, dict):
+        raise ValidationError("Give an object keyed by alert severity.")
+    for name, fields in value.items():
+        if name not in ALERT_SEVERITIES:
+            raise ValidationError(
+                f"Unknown alert severity {name!r}: use {', '.join(ALERT_SEVERITIES)}."
+            )
+        if not isinstance(fields, dict):
+            raise ValidationError(f"{name}: give an object with impact, urgency and/or severity.")
+        for key, item in fields.items():
+            if key not in ("impact", "urgency", "severity"):
+                raise ValidationError(f"{name}: unknown field {key!r}.")
+            if key in ("impact", "urgency") and (
+                isinstance(item, bool) or item not in Level.values
+            ):
+                raise ValidationError(f"{name}.{key}: use 1, 2 or 3.")
+            if key == "severity" and item not in Severity.values:
+                raise ValidationError(f"{name}.severity: use one of {', '.join(Severity.values)}.")
+
+
 class Service(TenantModel):
     class Health(models.TextChoices):
         OPERATIONAL = "operational", "Operational"
@@ -85,6 +113,7 @@ class Service(TenantModel):
     alert_severity_map = models.JSONField(
         default=dict,
         blank=True,
+        validators=[validate_alert_severity_map],
         help_text="How an alert's severity (critical, error, warning, info) sets a new "
         'incident\'s impact, urgency and severity, e.g. {"warning": {"impact": 2, '
         '"urgency": 2, "severity": "sev3"}}; severities left out keep the defaults.',

@@ -332,8 +332,22 @@ class ServiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Service
-        fields = ["slug", "name", "description", "team", "status", "created_at"]
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "team",
+            "status",
+            "alert_severity_map",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
+        extra_kwargs = {
+            "alert_severity_map": {
+                "help_text": "Alert severity -> the new incident's impact, urgency and "
+                'severity, over the defaults, e.g. {"warning": {"impact": 1, "urgency": 2}}.'
+            }
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -873,6 +873,7 @@ def test_service_crud(api_client_for, member, org, team):
         "description": "",
         "team": "platform",
         "status": "degraded",
+        "alert_severity_map": {},  # the defaults
         "created_at": created.json()["created_at"],
     }
     detail = url(org, "service-detail", slug="api")
