@@ -518,19 +518,7 @@ def integration_create(*, organization, actor, service, kind: str, name: str, **
 def integration_update(*, organization, actor, integration: Integration, **changes):
     if "name" in changes:
         _integration_conflict(organization, integration.service, changes["name"], integration)
-    before = audit.snapshot(integration, changes)
-    for field, value in changes.items():
-        setattr(integration, field, value)
-    integration.save(update_fields=list(changes))
-    audit.record(
-        organization=organization,
-        actor=actor,
-        action="integration.updated",
-        target=integration,
-        before=before,
-        after=audit.snapshot(integration, changes),
-    )
-    return integration
+    return audit.save_changes(integration, changes, organization=organization, actor=actor)
 
 
 @rls.in_tenant

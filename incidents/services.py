@@ -466,23 +466,10 @@ SERVICE_FIELDS = ("slug", "name", "description", "team", "status")
 @rls.in_tenant
 def service_update(*, organization, actor, service: Service, **changes) -> Service:
     _check_same_organization(organization, team=changes.get("team"))
-    before = audit.snapshot(service, changes)
-    for field, value in changes.items():
-        setattr(service, field, value)
-    try:
-        with transaction.atomic():
-            service.save(update_fields=list(changes))
-    except IntegrityError as exc:
-        raise Conflict("A service with that slug exists already.", field="slug") from exc
-    audit.record(
-        organization=organization,
-        actor=actor,
-        action="service.updated",
-        target=service,
-        before=before,
-        after=audit.snapshot(service, changes),
+    conflict = Conflict("A service with that slug exists already.", field="slug")
+    return audit.save_changes(
+        service, changes, organization=organization, actor=actor, conflict=conflict
     )
-    return service
 
 
 @rls.in_tenant

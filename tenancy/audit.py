@@ -11,8 +11,9 @@ import contextvars
 from typing import Any
 
 from axes.helpers import get_client_ip_address
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
+from core.errors import Conflict
 from tenancy import rls
 from tenancy.models import AuditEvent
 
@@ -80,3 +81,29 @@ def record(
 
 def snapshot(obj: models.Model, fields) -> dict:
     return {field: getattr(obj, field) for field in fields}
+
+
+def save_changes(obj, changes: dict, *, organization, actor, conflict: Conflict | None = None):
+    """Sets ``changes`` on ``obj``, saves those fields and records "<model>.updated" with
+    their values before and after. With ``conflict``, a unique constraint the save breaks
+    raises it instead (the save runs in a savepoint, so the transaction goes on)."""
+    before = snapshot(obj, changes)
+    for field, value in changes.items():
+        setattr(obj, field, value)
+    if conflict is None:
+        obj.save(update_fields=list(changes))
+    else:
+        try:
+            with transaction.atomic():
+                obj.save(update_fields=list(changes))
+        except IntegrityError as exc:
+            raise conflict from exc
+    record(
+        organization=organization,
+        actor=actor,
+        action=f"{obj._meta.model_name}.updated",
+        target=obj,
+        before=before,
+        after=snapshot(obj, changes),
+    )
+    return obj

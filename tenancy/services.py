@@ -182,23 +182,10 @@ def team_create(*, organization, actor, slug: str, name: str, description: str =
 
 @rls.in_tenant
 def team_update(*, organization, actor, team: Team, **changes) -> Team:
-    before = audit.snapshot(team, changes)
-    for field, value in changes.items():
-        setattr(team, field, value)
-    try:
-        with transaction.atomic():
-            team.save(update_fields=list(changes))
-    except IntegrityError as exc:
-        raise Conflict("A team with that slug exists already.", field="slug") from exc
-    audit.record(
-        organization=organization,
-        actor=actor,
-        action="team.updated",
-        target=team,
-        before=before,
-        after=audit.snapshot(team, changes),
+    conflict = Conflict("A team with that slug exists already.", field="slug")
+    return audit.save_changes(
+        team, changes, organization=organization, actor=actor, conflict=conflict
     )
-    return team
 
 
 @rls.in_tenant
