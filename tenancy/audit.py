@@ -64,19 +64,20 @@ def record(
     label: str | None = None,
 ) -> AuditEvent:
     """Appends an entry; ``label`` names an actor who is not a user (a failed login)."""
-    rls.add_tenant(organization.pk)
-    return AuditEvent.objects.create(
-        organization=organization,
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=(label or actor_label(actor))[:200],
-        ip_address=_client_ip.get(),
-        action=action,
-        target_type=target._meta.model_name if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
-        target_label=str(target)[:200] if target is not None else "",
-        before=_jsonable(before or {}),
-        after=_jsonable(after or {}),
-    )
+    with rls.ensure_transaction():  # the tenant setting lives as long as its transaction
+        rls.add_tenant(organization.pk)
+        return AuditEvent.objects.create(
+            organization=organization,
+            actor=actor if getattr(actor, "pk", None) else None,
+            actor_label=(label or actor_label(actor))[:200],
+            ip_address=_client_ip.get(),
+            action=action,
+            target_type=target._meta.model_name if target is not None else "",
+            target_id=str(target.pk) if target is not None else "",
+            target_label=str(target)[:200] if target is not None else "",
+            before=_jsonable(before or {}),
+            after=_jsonable(after or {}),
+        )
 
 
 def snapshot(obj: models.Model, fields) -> dict:

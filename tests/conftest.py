@@ -3,10 +3,19 @@
 Tests that need PostgreSQL, Redis or a browser carry a marker. They skip when the service
 is not configured here, and fail instead when BEACON_REQUIRE_SERVICES=1 (CI), so nothing
 is skipped in CI.
+
+On PostgreSQL the suite runs the way web and workers run in production: the owner creates
+and migrates the test database and runs ``setup_database_roles``, then every test connects
+as the app role it made (no owner, no superuser, no BYPASSRLS), so row-level security and
+the role's grants apply to everything a test does. A test that needs the owner (creating
+roles, reading the catalog as its owner, migrating) says so with ``@pytest.mark.db_owner``;
+flushing the tables after a transactional test also runs as the owner.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import shutil
@@ -14,6 +23,8 @@ import shutil
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
 from rest_framework.test import APIClient
 
 from tenancy import services
@@ -35,7 +46,78 @@ def _service_missing(marker: str) -> str | None:
     return missing[marker] or None
 
 
+class _DatabaseRole:
+    """Which PostgreSQL role the tests' connections log in as: the app role, or the owner."""
+
+    def __init__(self):
+        self.owner: str | None = None
+        self.app: str | None = None  # set once the test database exists and is granted
+        self.wanted_owner = False
+
+    @property
+    def settings_dict(self):
+        return connections[DEFAULT_DB_ALIAS].settings_dict
+
+    def apply(self):
+        if self.app is None:
+            return
+        user = self.owner if self.wanted_owner else self.app
+        if self.settings_dict["USER"] != user:
+            connections.close_all()
+            self.settings_dict["USER"] = user
+
+    @contextlib.contextmanager
+    def as_owner(self):
+        """Outside any transaction only: it reconnects."""
+        wanted, self.wanted_owner = self.wanted_owner, True
+        self.apply()
+        try:
+            yield
+        finally:
+            self.wanted_owner = wanted
+            self.apply()
+
+
+database_role = _DatabaseRole()
+
+
+def _is_postgres() -> bool:
+    return settings.DATABASES[DEFAULT_DB_ALIAS]["ENGINE"] == "django.db.backends.postgresql"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The owner migrates the test database and sets up the roles; tests then run as the app."""
+    if not _is_postgres():
+        yield
+        return
+    from django.test import TransactionTestCase
+
+    owner_teardown = TransactionTestCase._fixture_teardown
+
+    def fixture_teardown(self):  # TRUNCATE is the owner's, as on a real deployment
+        with database_role.as_owner():
+            owner_teardown(self)
+
+    database_role.owner = database_role.settings_dict["USER"]
+    app_role = f"{database_role.settings_dict['NAME']}_app"[:63]
+    with django_db_blocker.unblock():
+        call_command("setup_database_roles", "--app-role", app_role, stdout=io.StringIO())
+    TransactionTestCase._fixture_teardown = fixture_teardown
+    database_role.app = app_role
+    database_role.apply()
+    try:
+        yield
+    finally:
+        TransactionTestCase._fixture_teardown = owner_teardown
+        database_role.wanted_owner = True
+        database_role.apply()
+        database_role.app = None
+
+
 def pytest_runtest_setup(item):
+    database_role.wanted_owner = item.get_closest_marker("db_owner") is not None
+    database_role.apply()
     required = os.environ.get("BEACON_REQUIRE_SERVICES") == "1"
     for name in ("postgres", "redis", "browser"):
         if item.get_closest_marker(name) is None:
@@ -139,6 +221,17 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def see(*organizations) -> None:
+    """Lets the test's transaction read these organizations' rows (PostgreSQL, app role).
+
+    A request or a task sets the tenant to its own organization only, as in production, so
+    a test that afterwards checks what happened to several organizations' rows says which.
+    """
+    from tenancy import rls
+
+    rls.set_tenant([organization.pk for organization in organizations])
 
 
 def log_in(client, username: str, password: str) -> bool:

@@ -16,7 +16,7 @@ from alerts import services as alert_services
 from incidents import saved_views
 from incidents import services as incident_services
 from tenancy import rls, services
-from tenancy.models import AuditEvent, Role, TenantModel
+from tenancy.models import AuditEvent, Organization, Role, TenantModel
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +123,7 @@ def foreign_body(values):
 
 
 def snapshot():
+    rls.set_tenant(Organization.objects.values_list("pk", flat=True))  # every organization
     rows = {}
     for model in rls.tenant_models():
         rows[model.__name__] = sorted(model.objects.unscoped().values_list("pk", "organization_id"))

@@ -9,6 +9,7 @@ from incidents import services as incident_services
 from incidents.models import Integration
 from tenancy import rls
 from tenancy.models import AuditEvent, Role
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -161,6 +162,7 @@ def test_regenerate_key_action(client_for, member, org, ours, theirs):
         {"action": "regenerate_key", "_selected_action": [mine.pk, secret.pk]},
     )
     assert response.status_code == 302
+    see(org, secret.organization)
     mine.refresh_from_db()
     secret.refresh_from_db()
     assert mine.key != old

@@ -10,6 +10,7 @@ from incidents import services as incident_services
 from incidents.models import Incident, Integration
 from tenancy import rls
 from tenancy.models import AuditEvent, Role
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -206,6 +207,7 @@ def test_another_organizations_service_and_integration_answer_404(
         listed = client.get(integrations_url(org)).json()["results"]
         assert listed == []
     key = foreign.key
+    see(foreign.organization)
     foreign.refresh_from_db()
     assert (foreign.name, foreign.key) == ("Secret", key)
 

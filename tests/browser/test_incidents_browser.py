@@ -11,7 +11,7 @@ import pytest
 
 from incidents import services as incident_services
 from incidents.models import Incident
-from tenancy import services
+from tenancy import rls, services
 from tenancy.models import Role
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_portal_browser import log_in
@@ -132,7 +132,8 @@ def test_report_acknowledge_resolve_and_follow_it_live(open_page, acme, settings
     closure.get_by_role("button", name="Yes, it is fixed — close it").click()
     expect(reporter.locator("[data-live-status]")).to_have_text("Closed")
     assert reporter.locator("#closure").count() == 0
-    closed = Incident.objects.for_org(acme).get(number=1)
+    with rls.tenant_context(acme.pk):
+        closed = Incident.objects.for_org(acme).get(number=1)
     assert (closed.status, closed.satisfaction_score) == ("closed", 5)
     assert closed.satisfaction_comment == "Works again, thanks!"
 

@@ -14,6 +14,7 @@ from incidents.models import Category, Incident, Service, TimelineEntry
 from incidents.states import TRANSITIONS, Status
 from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -660,6 +661,7 @@ def test_another_organizations_incidents_answer_404(
             200 if target_org == org else 404
         )
         assert client.post(url(other_org, "incident-list"), {"title": "x"}).status_code == 404
+    see(org, other_org)
     theirs.refresh_from_db()
     after = (TimelineEntry.objects.unscoped().count(), theirs.title, theirs.status)
     assert after == before
@@ -732,6 +734,7 @@ def test_same_service_slug_in_two_organizations(api_client_for, member, org, for
     client = api_client_for(member(Role.ADMIN))
     created = client.post(url(org, "service-list"), {"slug": "vault", "name": "Ours"})
     assert created.status_code == 201
+    see(org, foreign["service"].organization)
     assert Service.objects.unscoped().filter(slug="vault").count() == 2
 
 

@@ -23,6 +23,7 @@ from incidents.models import Incident, IncidentSettings, TimelineEntry
 from incidents.states import Status
 from tenancy import rls
 from tenancy.models import Role
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -310,6 +311,7 @@ def test_another_organizations_incident_with_a_valid_looking_token(
         )
         assert client.get(link).status_code in (400, 404)
         assert client.post(link, {"action": "confirm"}).status_code in (400, 404)
+    see(org, other_org)
     assert refreshed(other_org, theirs).status == Status.RESOLVED
     assert refreshed(org, incident).status == Status.RESOLVED
 
@@ -359,6 +361,7 @@ def test_auto_close_follows_each_organizations_setting(org, other_org, member, r
     IncidentSettings.objects.for_org(other_org).update(auto_close_after_days=10)
     now = timezone.now() + timedelta(days=6)
     assert tasks.auto_close(now=now) == 1
+    see(org, other_org)
     assert refreshed(org, ours).status == Status.CLOSED
     assert refreshed(other_org, theirs).status == Status.RESOLVED
     assert tasks.auto_close(now=now + timedelta(days=5)) == 1

@@ -16,6 +16,7 @@ from incidents.api.idempotency import principal_of
 from incidents.models import IdempotencyKey, Incident
 from tenancy import rls
 from tenancy.models import ApiKey, Role
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +154,7 @@ def test_keys_are_per_organization(org, other_org, responder, api_client_for):
     theirs = post(client, other_org)
     assert ours.status_code == theirs.status_code == 201
     assert "Idempotent-Replayed" not in theirs
+    see(org, other_org)
     assert count(org) == count(other_org) == 1
     assert IdempotencyKey.objects.for_org(other_org).count() == 1
 
@@ -257,6 +259,7 @@ def test_keys_past_24_hours_are_purged_in_every_organization(org, other_org, cli
     from incidents import tasks
 
     post(client, org)
+    see(org, other_org)
     old = IdempotencyKey.objects.create(
         organization=other_org,
         key="old",
@@ -266,7 +269,9 @@ def test_keys_past_24_hours_are_purged_in_every_organization(org, other_org, cli
         created_at=timezone.now() - timedelta(hours=25),
     )
     assert tasks.purge_idempotency_keys() == 1
+    see(org, other_org)
     assert not IdempotencyKey.objects.for_org(other_org).filter(pk=old.pk).exists()
     assert IdempotencyKey.objects.for_org(org).count() == 1  # still within its 24 hours
     assert tasks.purge_idempotency_keys(now=timezone.now() + timedelta(hours=25)) == 1
+    see(org)
     assert not IdempotencyKey.objects.for_org(org).exists()

@@ -17,6 +17,7 @@ from incidents.models import Incident, TimelineEntry
 from incidents.states import Status
 from tenancy import services
 from tenancy.models import Role
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -217,6 +218,7 @@ def test_another_organizations_incidents_answer_404_and_leak_nothing(
         urgency=ours.urgency,
     )
     assert response.status_code == 400
+    see(org, other_org)
     assert refreshed(org, ours).assignee is None
     assert Incident.objects.for_org(other_org).count() == 3
 

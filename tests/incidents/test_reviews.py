@@ -16,6 +16,7 @@ from incidents.models import ActionItem, PostIncidentReview, TimelineEntry
 from incidents.states import Status
 from incidents.templatetags.incidents_portal import entry_summary
 from tenancy.models import AuditEvent, Role
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -509,6 +510,7 @@ def test_portal_other_organizations_reviews_are_not_found(org, other_org, member
         url, {"action": "add_item", "title": "x", "status": "open", "owner": str(stranger.pk)}
     )
     assert response.status_code == 400
+    see(org, other_org)
     assert ActionItem.objects.unscoped().filter(pk=their_item.pk).exists()
     assert not ActionItem.objects.for_org(org).exists()
     theirs.refresh_from_db()

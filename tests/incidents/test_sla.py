@@ -20,6 +20,7 @@ from incidents.states import Status
 from incidents.tasks import sla_check
 from tenancy import rls
 from tenancy.models import Role
+from tests.conftest import see
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = [(weekday, time(9), time(17)) for weekday in range(5)]  # Mon-Fri 09:00-17:00
@@ -391,12 +392,14 @@ def test_sla_check_marks_breaches_once_and_ignores_closed_ones(org, other_org):
 
     assert sla_check(now=MONDAY + 10 * MIN) == 0
     assert sla_check(now=(MONDAY + 20 * MIN).isoformat()) == 1
+    see(org, other_org)
     late.refresh_from_db()
     assert late.response_breached
     assert not late.resolve_breached
     assert sla_check(now=MONDAY + 20 * MIN) == 0  # idempotent
 
     assert sla_check(now=MONDAY + 9 * H) == 3  # late and acked resolve, theirs both
+    see(org, other_org)
     for incident in (late, acked, cancelled, closed, theirs):
         incident.refresh_from_db()
     assert late.resolve_breached
@@ -448,10 +451,12 @@ def test_sla_check_skips_incidents_another_worker_holds(org):
         release.set()
         thread.join()
     assert errors == []
-    free.refresh_from_db()
+    with rls.tenant_context(org.pk):
+        free.refresh_from_db()
     assert free.response_breached
     assert sla_policy.check_organization(org.pk, MONDAY + 20 * MIN) == 1  # the next run
-    held.refresh_from_db()
+    with rls.tenant_context(org.pk):
+        held.refresh_from_db()
     assert held.response_breached
 
 

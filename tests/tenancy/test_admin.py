@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from tenancy import keys, services
 from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -277,6 +278,7 @@ def test_a_foreign_row_id_in_an_inline_is_refused(client_for, member, org, other
         },
     )
     assert response.status_code == 200
+    see(org, other_org)
     foreign_place.refresh_from_db()
     assert (foreign_place.team, foreign_place.role) == (theirs, "member")
 

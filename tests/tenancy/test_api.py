@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from tenancy import services
 from tenancy.models import Membership, Role, Team, TeamMembership
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -201,6 +202,7 @@ def test_team_create_validates_and_rejects_duplicates(api_client_for, member, or
 def test_same_team_slug_in_two_organizations(api_client_for, member, org, other_org, foreign):
     client = api_client_for(member(Role.ADMIN))
     assert client.post(url(org, "team-list"), {"slug": "secret", "name": "Ours"}).status_code == 201
+    see(org, other_org)
     assert Team.objects.unscoped().filter(slug="secret").count() == 2
 
 

@@ -17,7 +17,8 @@ from django.urls import reverse
 from tenancy import rls, services
 from tenancy.models import AuditEvent, Membership, Role, Team
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+# The owner creates the roles these tests switch to (SET LOCAL ROLE) and reads the catalog.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.db_owner]
 
 APP_ROLE = "beacon_test_app"
 BYPASS_ROLE = "beacon_test_bypass"
