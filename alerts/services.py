@@ -59,12 +59,17 @@ def integration_for_key(key: str) -> Integration | None:
     if not KEY_SHAPE.fullmatch(key):
         return None
     rls.set_integration_key(key)
-    # The organization comes in the same query (its table has no row-level policy), so
+    # Until the key has named the organization, row-level security lets this transaction
+    # see the one integration row and no other tenant row, so the query must not join
+    # another tenant table: no default ordering (it sorts by the service's name). The
+    # organization comes in the same query (its table has no row-level policy), so
     # opening an incident does not fetch it again.
-    integrations = Integration.objects.unscoped().select_related("organization")
-    integration = integrations.filter(key=key).first()
-    if integration is not None:
-        rls.add_tenant(integration.organization_id)
+    integrations = Integration.objects.unscoped().select_related("organization").order_by()
+    try:
+        integration = integrations.get(key=key)
+    except Integration.DoesNotExist:
+        return None
+    rls.add_tenant(integration.organization_id)
     return integration
 
 
