@@ -2,18 +2,16 @@
 
 The app role is no superuser and cannot bypass row-level security, so before an event's
 key has named its organization every tenant table but the integration's looks empty. Each
-request below runs in a transaction of its own on a connection that is the app role for
-the whole test, exactly like a web process.
+request below runs in a transaction of its own on a connection that is the app role,
+exactly like a web process.
 """
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
@@ -22,7 +20,6 @@ from incidents.models import Incident, Integration
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-APP_ROLE = "beacon_test_app"
 Kind = Integration.Kind
 
 
@@ -34,18 +31,15 @@ def _sql(query, params=None):
 
 @pytest.fixture
 def as_app_role(transactional_db):
-    """as_app_role() -> from then on the test's connection is the app role (session-wide);
-    the role is reset at the end so the test database can be flushed."""
-    call_command("setup_database_roles", "--app-role", APP_ROLE, stdout=io.StringIO())
+    """as_app_role() -> checks that the test's connection is the suite's app role: no
+    superuser, no BYPASSRLS (tests/conftest.py connects every test that way)."""
 
-    def switch():
-        _sql(f"SET ROLE {APP_ROLE}")
-        assert _sql("SELECT current_user, usesuper FROM pg_user WHERE usename = current_user") == [
-            (APP_ROLE, False)
+    def check():
+        assert _sql("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user") == [
+            (False, False)
         ]
 
-    yield switch
-    _sql("RESET ROLE")
+    return check
 
 
 @pytest.fixture(autouse=True)
