@@ -383,3 +383,18 @@ def test_tenant_context_is_how_tasks_and_scripts_see_one_organization(
         assert sql("SELECT DISTINCT organization_id FROM tenancy_team") == [(other_org.pk,)]
     with transaction.atomic():
         assert sql("SELECT count(*) FROM tenancy_team") == [(0,)]
+
+
+def test_tables_a_later_migration_creates_as_the_owner_are_granted_to_the_app_role(db):
+    """setup_database_roles runs as a superuser; the next release's migrate runs as the
+    owner, and the app role can use the tables it creates without running it again."""
+    owner = "beacon_test_owner"
+    sql(f"CREATE ROLE {owner}")  # all of it is rolled back with the test's transaction
+    sql(f"GRANT CREATE ON SCHEMA public TO {owner}")
+    sql(f"ALTER TABLE django_migrations OWNER TO {owner}")
+    call_command("setup_database_roles", "--app-role", APP_ROLE, stdout=io.StringIO())
+    with as_role(owner):
+        sql("CREATE TABLE later_release (id bigserial PRIMARY KEY, name text)")
+    with as_role(APP_ROLE):
+        sql("INSERT INTO later_release (name) VALUES ('x')")
+        assert sql("SELECT name FROM later_release") == [("x",)]

@@ -1,7 +1,7 @@
 """Create or update the PostgreSQL roles Beacon's processes connect as.
 
-Run it as the owner of the database objects (the role that runs `migrate`), with the
-right to create roles; creating a BYPASSRLS role takes a superuser.
+Run it as a superuser (or as the owner of the database objects, the role that runs
+`migrate`, if it may create roles; creating a BYPASSRLS role takes a superuser).
 
 - the app role (`--app-role`): web and workers. It logs in, reads and writes every table,
   owns nothing, is no superuser and cannot bypass row-level security.
@@ -10,9 +10,9 @@ right to create roles; creating a BYPASSRLS role takes a superuser.
   organizations), connected through its own database alias.
 
 Neither role may UPDATE or DELETE the audit log (so organizations are deactivated, not
-deleted, by the processes). Default privileges make tables that later
-migrations create readable by both roles, and every tenant table's row-level security is
-(re)applied. Idempotent.
+deleted, by the processes). Default privileges make the tables that later migrations
+create (as the role that ran migrate, the owner of ``django_migrations``) usable by both
+roles, and every tenant table's row-level security is (re)applied. Idempotent.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -27,9 +27,13 @@ PRIVILEGES = [
     "GRANT USAGE ON SCHEMA public TO {role}",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
     "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
-    "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+]
+# Default privileges apply to the objects one role creates: the role that runs migrate.
+DEFAULT_PRIVILEGES = [
+    "ALTER DEFAULT PRIVILEGES FOR ROLE {creator} IN SCHEMA public "
     "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
-    "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {role}",
+    "ALTER DEFAULT PRIVILEGES FOR ROLE {creator} IN SCHEMA public "
+    "GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {role}",
 ]
 
 
@@ -71,9 +75,28 @@ class Command(BaseCommand):
         cursor.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
         for statement in PRIVILEGES:
             cursor.execute(statement.format(role=role))
+        for creator in _migrating_roles(cursor):
+            for statement in DEFAULT_PRIVILEGES:
+                cursor.execute(
+                    statement.format(creator=connection.ops.quote_name(creator), role=role)
+                )
         # The audit log is append-only for the processes too.
         audit_table = connection.ops.quote_name(AUDIT_TABLE)
         cursor.execute(f"REVOKE UPDATE, DELETE ON {audit_table} FROM {role}")
+
+
+def _migrating_roles(cursor) -> list[str]:
+    """The roles whose new tables the app roles must be able to use: the one that ran
+    migrate (it owns ``django_migrations``), which later migrations run as too, and the
+    one running this command, when it is another (it may run migrate itself)."""
+    cursor.execute(
+        "SELECT tableowner FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename = 'django_migrations'"
+    )
+    row = cursor.fetchone()
+    cursor.execute("SELECT current_user")
+    current = cursor.fetchone()[0]
+    return sorted({current} | ({row[0]} if row else set()))
 
 
 def _literal(cursor, value: str) -> str:
