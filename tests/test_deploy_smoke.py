@@ -517,16 +517,16 @@ def test_the_api_creates_and_transitions_an_incident(deployment):
     assert incident["acknowledged_at"]
 
 
-def _log_in(deployment) -> Client:
-    browser = Client(deployment.port)
+def _submit_login(browser: Client, password: str) -> Response:
+    """GET the login page, POST its form back with its CSRF token, as a browser does."""
     page = browser.get("/accounts/login/")
     assert page.status == 200, page
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token, page.text
     form = urllib.parse.urlencode(
-        {"csrfmiddlewaretoken": token.group(1), "username": "peter", "password": PASSWORD}
+        {"csrfmiddlewaretoken": token.group(1), "username": "peter", "password": password}
     )
-    logged_in = browser.post(
+    return browser.post(
         "/accounts/login/",
         form,
         **{
@@ -535,12 +535,24 @@ def _log_in(deployment) -> Client:
             "Referer": f"https://{HOST}/accounts/login/",
         },
     )
+
+
+def _log_in(deployment) -> Client:
+    browser = Client(deployment.port)
+    logged_in = _submit_login(browser, PASSWORD)
     assert logged_in.status == 302, logged_in
     assert logged_in.headers["Location"] == "/"
     return browser
 
 
 def test_the_portal_logs_in_over_the_production_profile(deployment):
+    # A wrong password first: the form again with an error (and an audit entry), no 500.
+    stranger = Client(deployment.port)
+    refused = _submit_login(stranger, "not-the-password-at-all")
+    assert refused.status == 200, refused
+    assert 'role="alert"' in refused.text
+    assert "sessionid" not in stranger.cookies
+
     browser = _log_in(deployment)
 
     index = browser.get("/")
