@@ -1,7 +1,15 @@
-"""Health and metrics: tenant-agnostic, unauthenticated unless METRICS_TOKEN is set."""
+"""Health and metrics: tenant-agnostic, unauthenticated unless METRICS_TOKEN is set.
+
+Under gunicorn (``gunicorn.conf.py``) prometheus_client runs in multiprocess mode: every
+worker writes its metrics to files in ``PROMETHEUS_MULTIPROC_DIR`` and a scrape sums the
+files of all workers, so whichever worker answers, the counters are the whole server's and
+never go backwards. Without that directory (``runserver``, tests) the process's own
+registry is served.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from django.conf import settings
@@ -10,7 +18,13 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 from core.models import Heartbeat
@@ -55,7 +69,12 @@ def healthz(request):
 
 
 class BeaconCollector:
-    """Beacon's own gauges, read from the database at scrape time (never at import)."""
+    """Beacon's own gauges, read from the database at scrape time (never at import).
+
+    They are the same whichever process computes them, so in multiprocess mode they are
+    collected by the scraped worker once, not written to the per-worker files (where a
+    gauge would need a mode to combine the workers' values).
+    """
 
     @staticmethod
     def _heartbeat_family():
@@ -82,6 +101,17 @@ _collector = BeaconCollector()
 REGISTRY.register(_collector)
 
 
+def _registry() -> CollectorRegistry:
+    """All workers' metrics in multiprocess mode, this process's otherwise."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    registry.register(_collector)
+    return registry
+
+
 @never_cache
 @require_GET
 def metrics(request):
@@ -92,4 +122,4 @@ def metrics(request):
             given.strip().encode(), token.encode()
         ):
             return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

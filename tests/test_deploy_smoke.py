@@ -299,7 +299,9 @@ def _deploy(deployed: Deployment, app_password: str) -> None:
     _purge_broker()
     deployed.port = _free_port()
     deployed.start(
-        "web", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{deployed.port}", "--workers", "2"
+        "web",
+        *("gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"),
+        *("--bind", f"127.0.0.1:{deployed.port}", "--workers", "2"),
     )
     deployed.start("worker", "celery", "-A", "config", "worker", "--concurrency", "2")
     deployed.start("beat", "celery", "-A", "config", "beat")
