@@ -7,7 +7,6 @@ narrows what they see to their own organizations (see :class:`tenancy.admin.Tena
 import functools
 
 from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -32,7 +31,11 @@ def can_use_admin(user) -> bool:
 class OrganizationAdminAuthenticationForm(LoginForm):
     error_messages = {
         **LoginForm.error_messages,
-        "invalid_login": AdminAuthenticationForm.error_messages["invalid_login"],
+        "invalid_login": (
+            "Please enter the correct %(username)s and password for an administrator "
+            "account, and the code from your authenticator app if you set one up. Note that "
+            "the fields may be case-sensitive."
+        ),
     }
     required_css_class = "required"
 

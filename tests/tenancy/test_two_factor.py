@@ -1,6 +1,10 @@
+import re
 import time
+from unittest import mock
 
 import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -74,14 +78,76 @@ def test_login_then_needs_the_code(client, member, org, settings):
     device = enrolled(user)
     missing = login(client, user.username)
     assert missing.status_code == 200
-    assert "6-digit code" in missing.content.decode()
+    assert "the code from your authenticator app" in missing.content.decode()
     wrong = login(client, user.username, "123456")
-    assert "not valid" in wrong.content.decode()
+    assert wrong.status_code == 200
     failed = AuditEvent.objects.for_org(org).filter(action="auth.login_failed")
-    assert failed.count() == 1
+    assert failed.count() == 2
     assert login(client, user.username, code(device)).status_code == 302
     session_user = client.get(reverse("portal:home", kwargs={"org": org.slug})).wsgi_request.user
     assert session_user.is_verified()
+
+
+def _page(response) -> str:
+    """The page without what differs between any two responses (CSRF token, CSP nonce)."""
+    page = response.content.decode()
+    page = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", page)
+    return re.sub(r'nonce="[^"]*"', "", page)
+
+
+@pytest.mark.parametrize("path", ["login", "admin:login"])
+def test_the_right_password_without_the_code_answers_like_a_wrong_password(
+    client, member, org, settings, path
+):
+    """Nothing tells the right password from a wrong one unless the code is right: not
+    the status, the page, the cost (one password hash each) nor the lockout count."""
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = member(Role.ADMIN)
+    enrolled(user)
+    hashed = []
+    verify = MD5PasswordHasher.verify
+
+    def counting_verify(hasher, password, encoded):
+        hashed.append(password)
+        return verify(hasher, password, encoded)
+
+    attempts = {
+        "wrong password": {"password": "not-the-password-1", "otp_token": ""},
+        "wrong password and a code": {"password": "not-the-password-1", "otp_token": "123456"},
+        "right password, no code": {"password": PASSWORD, "otp_token": ""},
+        "right password, wrong code": {"password": PASSWORD, "otp_token": "123456"},
+    }
+    answers = {}
+    with mock.patch.object(MD5PasswordHasher, "verify", counting_verify):
+        for name, fields in attempts.items():
+            hashed.clear()
+            response = client.post(reverse(path), {"username": user.username, **fields})
+            answers[name] = (response.status_code, _page(response), len(hashed))
+    # Compared with the wrong password given the same fields (a page may echo the code).
+    for wrong, right in [
+        ("wrong password", "right password, no code"),
+        ("wrong password and a code", "right password, wrong code"),
+    ]:
+        status, page, hashes = answers[wrong]
+        assert (status, hashes) == (200, 1)
+        assert "authenticator app" in page
+        assert answers[right] == answers[wrong], right
+    failed = AuditEvent.objects.for_org(org).filter(action="auth.login_failed")
+    assert failed.count() == len(attempts)
+    assert AccessAttempt.objects.get(username=user.username).failures_since_start == len(attempts)
+
+
+@pytest.mark.parametrize("token", ["", "111111"])
+def test_the_right_password_without_a_valid_code_counts_towards_the_lockout(
+    client, member, settings, token
+):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = member()
+    device = enrolled(user)
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert login(client, user.username, token).status_code == 200
+    assert login(client, user.username, token).status_code == 429  # the last one allowed
+    assert login(client, user.username, code(device)).status_code == 429
 
 
 def test_wrong_codes_count_towards_the_lockout(client, member, settings):
@@ -152,7 +218,9 @@ def test_the_admin_login_asks_for_the_code(client, member, settings):
     device = enrolled(admin)
     page = client.get(reverse("admin:login")).content.decode()
     assert 'name="otp_token"' in page
-    assert login(client, admin.username, path="admin:login").status_code == 200
+    refused = login(client, admin.username, path="admin:login")
+    assert refused.status_code == 200
+    assert "authenticator app" in refused.content.decode()
     assert login(client, admin.username, code(device), path="admin:login").status_code == 302
 
 
