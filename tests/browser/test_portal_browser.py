@@ -212,7 +212,7 @@ def test_two_factor_enrolment_then_login_with_a_code_and_no_csp_violations(page,
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/accounts/login/")
     log_in(page, "dave", PASSWORD)
-    assert "6-digit code" in page.get_by_role("alert").inner_text()
+    assert "the code from your authenticator app" in page.get_by_role("alert").inner_text()
     page.get_by_label("Username").fill("dave")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Authentication code").fill(totp_code(secret, steps_ahead=1))
