@@ -374,6 +374,7 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
         )
     }
     waiting: dict[tuple[int, str], list[Alert]] = {}  # key -> its alerts, the opener first
+    grouped_tags: dict[Incident, list[str]] = {}  # an open incident -> its new alerts' tags
 
     def open_waiting():
         for key, incident in _open_incidents(waiting).items():
@@ -387,6 +388,7 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
         if alert.action == Alert.Action.TRIGGER:
             if key in open_incidents:
                 alert.incident, alert.outcome = open_incidents[key], Alert.Outcome.GROUPED
+                grouped_tags.setdefault(alert.incident, []).extend(alert.tags)
             elif key in waiting:
                 waiting[key].append(alert)
                 alert.outcome = Alert.Outcome.GROUPED
@@ -406,6 +408,7 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
             if not alert.incident.is_open:
                 del open_incidents[key]
     open_waiting()
+    incident_services.incidents_add_tags(organization_id=organization_id, tags=grouped_tags)
     Alert.objects.for_org(organization_id).bulk_update(alerts, ["incident", "outcome"])
 
 
@@ -428,7 +431,13 @@ def _open_incidents(waiting: dict[tuple[int, str], list[Alert]]) -> dict:
                     "service": service,
                     "source": Incident.Source.ALERT,
                     "occurred_at": alert.occurred_at,
-                    "tags": alert.tags,
+                    # The labels of every alert of the group so far, not only the first's.
+                    "tags": incident_services.tags_union(
+                        *(
+                            grouped.tags
+                            for grouped in waiting[(alert.integration_id, alert.dedup_key)]
+                        )
+                    ),
                     "dedup_key": alert.dedup_key,
                     "integration": integration,
                     **incident_fields(service, alert.severity or "warning"),

@@ -276,6 +276,27 @@ def incidents_open_many(*, organization, actor, specs: list[dict]) -> list[Incid
     return incidents
 
 
+TAGS_MAX = 50  # as many as the API accepts on an incident
+
+
+def tags_union(*tag_lists) -> list[str]:
+    """Every tag of the lists once, in the order first seen; at most ``TAGS_MAX``."""
+    return list(dict.fromkeys(tag for tags in tag_lists for tag in tags))[:TAGS_MAX]
+
+
+def incidents_add_tags(*, organization_id: int, tags: dict[Incident, list[str]]) -> None:
+    """Adds tags to incidents locked by the caller's transaction (alert ingestion: an
+    incident carries the labels of every alert grouped onto it), in one statement."""
+    changed = []
+    now = timezone.now()
+    for incident, new in tags.items():
+        merged = tags_union(incident.tags, new)
+        if merged != incident.tags:
+            incident.tags, incident.updated_at = merged, now
+            changed.append(incident)
+    Incident.objects.for_org(organization_id).bulk_update(changed, ["tags", "updated_at"])
+
+
 @rls.in_tenant
 def incident_transition(
     *,

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from alerts.formats import alertmanager_group_key
 from alerts.models import Alert, ChangeEvent
 from incidents.models import Incident, Integration, TimelineEntry
+from incidents.services import TAGS_MAX
 
 STARTS = "2026-11-28T09:00:00.000Z"
 
@@ -101,7 +102,13 @@ def test_a_firing_group_of_two_alerts_opens_one_incident(client, alertmanager):
     assert incident.status == "new"
     assert incident.source == "alert"
     assert incident.dedup_key == alertmanager_group_key("team-api", {"alertname": "HighLatency"})
-    assert incident.tags == ["alertname=HighLatency", "instance=api-1", "severity=critical"]
+    # Every alert's labels, each once (not only the first alert's).
+    assert incident.tags == [
+        "alertname=HighLatency",
+        "instance=api-1",
+        "severity=critical",
+        "instance=api-2",
+    ]
     assert incident.occurred_at == datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
     assert (incident.impact, incident.urgency, incident.severity) == (1, 1, "sev1")
     assert "**Summary**\n\nLatency high on api-1" in incident.description
@@ -129,6 +136,44 @@ def test_a_firing_group_of_two_alerts_opens_one_incident(client, alertmanager):
     assert alerts[0].payload["group"]["receiver"] == "team-api"
     assert alerts[0].payload["endsAt"] == "0001-01-01T00:00:00Z"  # accepted as is
     assert entries() == 1
+
+
+def test_the_incident_gains_the_labels_of_alerts_that_join_the_group_later(client, alertmanager):
+    send(client, alertmanager, notification(alert("api-1")))
+    incident = Incident.objects.unscoped().get()
+    assert incident.tags == ["alertname=HighLatency", "instance=api-1", "severity=critical"]
+    created = incident.updated_at
+
+    later = notification(alert("api-1"), alert("api-2", zone="eu-west-1"))
+    assert send(client, alertmanager, later).status_code == 202
+    assert send(client, alertmanager, later).status_code == 202  # re-sent: nothing new
+
+    incident.refresh_from_db()
+    assert incident.tags == [
+        "alertname=HighLatency",
+        "instance=api-1",
+        "severity=critical",
+        "instance=api-2",
+        "zone=eu-west-1",
+    ]
+    assert incident.updated_at > created
+    assert Incident.objects.unscoped().count() == 1
+
+
+def test_the_labels_of_a_large_group_are_bounded(client, alertmanager):
+    body = notification(*(alert(f"api-{n}") for n in range(40)))
+    send(client, alertmanager, body)
+    send(client, alertmanager, notification(*(alert(f"db-{n}") for n in range(40))))
+
+    incident = Incident.objects.unscoped().get()
+    assert len(incident.tags) == TAGS_MAX
+    assert len(set(incident.tags)) == TAGS_MAX
+    assert incident.tags[:4] == [
+        "alertname=HighLatency",
+        "instance=api-0",
+        "severity=critical",
+        "instance=api-1",
+    ]
 
 
 def test_the_same_notification_resent_stores_nothing(client, alertmanager):
