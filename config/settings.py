@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenancy.body_limit.RequestBodyLimitMiddleware",
     "tenancy.audit.AuditContextMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -177,9 +178,12 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
-# Incident attachments (incidents/attachments.py holds the defaults: 10 MB).
-if os.environ.get("ATTACHMENT_MAX_BYTES"):
-    ATTACHMENT_MAX_BYTES = int(os.environ["ATTACHMENT_MAX_BYTES"])
+# Incident attachments: the largest file, and per incident the most files and bytes.
+ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES") or 10 * 1024 * 1024)
+ATTACHMENT_MAX_FILES_PER_INCIDENT = int(os.environ.get("ATTACHMENT_MAX_FILES_PER_INCIDENT") or 50)
+ATTACHMENT_MAX_TOTAL_BYTES_PER_INCIDENT = int(
+    os.environ.get("ATTACHMENT_MAX_TOTAL_BYTES_PER_INCIDENT") or 100 * 1024 * 1024
+)
 WHITENOISE_USE_FINDERS = DEBUG
 
 # HTTPS deployment profile: `manage.py check --deploy` passes with BEACON_HTTPS=1, DEBUG=0
@@ -334,6 +338,26 @@ SILENCED_SYSTEM_CHECKS = [
 
 # Alert ingestion refuses bodies over 512 KB (the PagerDuty Events API's limit).
 ALERT_MAX_BODY_BYTES = 512 * 1024
+
+# Request bodies over these limits are refused with 413 before anything reads them
+# (tenancy.body_limit). Per path, the first rule that matches: (pattern, limit in bytes or
+# None where the view enforces its own, whether the limit needs a logged-in user or an API
+# key; anonymous requests get REQUEST_MAX_BYTES there). Everything else: REQUEST_MAX_BYTES.
+REQUEST_MAX_BYTES = int(os.environ.get("REQUEST_MAX_BYTES") or 2_621_440)
+_MULTIPART_OVERHEAD = 64 * 1024
+REQUEST_BODY_LIMITS = [
+    (r"^/(v2/|integrations/)", None, False),  # alert ingestion: ALERT_MAX_BODY_BYTES
+    (
+        r"^/api/v1/orgs/[^/]+/incidents/[^/]+/attachments/?$",
+        ATTACHMENT_MAX_BYTES + _MULTIPART_OVERHEAD,
+        True,
+    ),
+    (  # the portal sends up to 10 files at once (incidents.attachment_views.MAX_FILES)
+        r"^/o/[^/]+/incidents/(new|[0-9]+/attachments)/$",
+        10 * ATTACHMENT_MAX_BYTES + _MULTIPART_OVERHEAD,
+        True,
+    ),
+]
 
 # /metrics is open by default (scrape it from inside the network); set METRICS_TOKEN to
 # require `Authorization: Bearer <token>`.

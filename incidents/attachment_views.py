@@ -68,7 +68,11 @@ class AttachmentForm(forms.Form):
 
 
 def attach_all(*, organization, actor, incident: Incident, uploads) -> list[Attachment]:
-    """Stores every upload, or none of them: a failure removes those already stored."""
+    """Stores every upload, or none of them: a failure removes those already stored. The
+    incident's quota is checked for all of them first."""
+    services.attachment_quota_check(
+        organization=organization, incident=incident, sizes=[upload.size for upload in uploads]
+    )
     stored = []
     try:
         for upload in uploads:

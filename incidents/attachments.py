@@ -6,7 +6,9 @@ the first bytes are: magic numbers for images, PDF and ZIP; valid UTF-8 without 
 in the first 8 KB for the text types.
 
 The limits are constants here; a deployment may override them through Django settings
-(``ATTACHMENT_MAX_BYTES``, ``ATTACHMENT_ALLOWED_TYPES``), e.g. from the environment.
+(``ATTACHMENT_MAX_BYTES``, ``ATTACHMENT_ALLOWED_TYPES``, and per incident
+``ATTACHMENT_MAX_FILES_PER_INCIDENT`` and ``ATTACHMENT_MAX_TOTAL_BYTES_PER_INCIDENT``), e.g.
+from the environment.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from django.conf import settings
 from core.errors import DomainError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_FILES_PER_INCIDENT = 50
+DEFAULT_MAX_TOTAL_BYTES_PER_INCIDENT = 100 * 1024 * 1024
 TEXT_SNIFF_BYTES = 8 * 1024
 
 TEXT_TYPES = frozenset({"text/plain", "text/csv", "application/json"})
@@ -50,6 +54,46 @@ EXTENSIONS = {
 
 def max_bytes() -> int:
     return int(getattr(settings, "ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def max_files_per_incident() -> int:
+    return int(
+        getattr(settings, "ATTACHMENT_MAX_FILES_PER_INCIDENT", DEFAULT_MAX_FILES_PER_INCIDENT)
+    )
+
+
+def max_total_bytes_per_incident() -> int:
+    return int(
+        getattr(
+            settings,
+            "ATTACHMENT_MAX_TOTAL_BYTES_PER_INCIDENT",
+            DEFAULT_MAX_TOTAL_BYTES_PER_INCIDENT,
+        )
+    )
+
+
+def _amount(size: int) -> str:
+    return f"{size // (1024 * 1024)} MB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+def check_quota(*, count: int, total: int, sizes: list[int]) -> None:
+    """DomainError on "file" when files of these ``sizes`` would take an incident that has
+    ``count`` files of ``total`` bytes past its quota."""
+    most = max_files_per_incident()
+    if count + len(sizes) > most:
+        raise DomainError(
+            f"An incident keeps at most {most} files, and this one has {count}.",
+            field="file",
+            code="too_many_files",
+        )
+    budget = max_total_bytes_per_incident()
+    if total + sum(sizes) > budget:
+        raise DomainError(
+            f"An incident keeps at most {_amount(budget)} of files, and this one has "
+            f"{_amount(total)}.",
+            field="file",
+            code="quota_exceeded",
+        )
 
 
 def allowed_types() -> frozenset[str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -665,12 +665,28 @@ def _check_attacher(actor, incident: Incident) -> None:
 
 
 @rls.in_tenant
+def attachment_quota_check(*, organization, incident: Incident, sizes: list[int]) -> None:
+    """DomainError on "file" when files of these sizes would take the incident past its
+    quota (a number of files and of bytes)."""
+    stored = (
+        Attachment.objects.for_org(organization)
+        .filter(incident=incident)
+        .aggregate(count=Count("id"), total=Sum("size"))
+    )
+    attachment_rules.check_quota(count=stored["count"], total=stored["total"] or 0, sizes=sizes)
+
+
+@rls.in_tenant
 def attachment_add(*, organization, actor, incident: Incident, upload) -> Attachment:
-    """Checks the upload's size and type, stores it through the storage API and notes it
-    on the timeline. A failure after storing removes the stored file again."""
+    """Checks the upload's size and type and the incident's quota, stores it through the
+    storage API and notes it on the timeline. A failure after storing removes the stored
+    file again. The incident stays locked meanwhile, so concurrent uploads cannot together
+    pass the quota."""
     _check_same_organization(organization, incident=incident)
     _check_attacher(actor, incident)
     name, content_type = attachment_rules.check_upload(upload)
+    incident = _locked(organization, incident)
+    attachment_quota_check(organization=organization, incident=incident, sizes=[upload.size])
     attachment = Attachment(
         organization=organization,
         incident=incident,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from incidents import services
@@ -432,3 +433,129 @@ def test_the_browsable_api_lists_attachments(api_client_for, org, people, incide
     response = api_client_for(people[role]).get(api_url(org, incident), HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+
+
+# Quota per incident ----------------------------------------------------------------------
+
+
+def test_the_api_refuses_files_past_the_incidents_quota(
+    api_client_for, org, people, incident, media, settings
+):
+    settings.ATTACHMENT_MAX_FILES_PER_INCIDENT = 2
+    settings.ATTACHMENT_MAX_TOTAL_BYTES_PER_INCIDENT = 100
+    client = api_client_for(people[Role.RESPONDER])
+
+    def post(name, size):
+        return client.post(
+            api_url(org, incident), {"file": upload(name, b"a" * size)}, format="multipart"
+        )
+
+    assert post("one.txt", 60).status_code == 201
+    over_bytes = post("two.txt", 41)
+    assert over_bytes.status_code == 400
+    assert over_bytes.json()["file"] == [
+        "An incident keeps at most 100 bytes of files, and this one has 60 bytes."
+    ]
+    assert post("two.txt", 40).status_code == 201
+    over_count = post("three.txt", 1)
+    assert over_count.status_code == 400
+    assert over_count.json()["file"] == ["An incident keeps at most 2 files, and this one has 2."]
+    assert Attachment.objects.for_org(org).filter(incident=incident).count() == 2
+    assert len(stored_files(media)) == 2
+
+
+def test_the_quota_counts_per_incident(api_client_for, org, people, incident, settings):
+    settings.ATTACHMENT_MAX_FILES_PER_INCIDENT = 1
+    other = services.incident_create(organization=org, actor=people[Role.RESPONDER], title="Other")
+    attach(org, incident, people[Role.RESPONDER])
+    client = api_client_for(people[Role.RESPONDER])
+    response = client.post(
+        api_url(org, other), {"file": upload("a.png", PNG, "image/png")}, format="multipart"
+    )
+    assert response.status_code == 201
+
+
+def test_the_incident_page_refuses_files_past_the_quota_and_stores_none(
+    client_for, org, people, incident, media, settings
+):
+    settings.ATTACHMENT_MAX_FILES_PER_INCIDENT = 3
+    attach(org, incident, people[Role.RESPONDER])
+    client = client_for(people[Role.RESPONDER])
+    files = [upload(f"{n}.txt", b"log line\n") for n in range(3)]
+    response = client.post(portal_url(org, incident), {"files": files})
+    assert response.status_code == 400
+    assert "An incident keeps at most 3 files, and this one has 1." in response.content.decode()
+    assert Attachment.objects.for_org(org).filter(incident=incident).count() == 1
+    assert len(stored_files(media)) == 1
+
+
+def test_the_report_form_refuses_files_past_the_quota(client_for, org, people, media, settings):
+    settings.ATTACHMENT_MAX_TOTAL_BYTES_PER_INCIDENT = 10
+    client = client_for(people[Role.REPORTER])
+    response = client.post(
+        reverse("incidents:new", kwargs={"org": org.slug}),
+        {
+            "title": "Printer on fire",
+            "impact": 3,
+            "urgency": 3,
+            "files": [upload("a.txt", b"a" * 6), upload("b.txt", b"b" * 6)],
+        },
+    )
+    assert response.status_code == 200
+    assert "An incident keeps at most 10 bytes of files" in response.content.decode()
+    assert not Incident.objects.for_org(org).exists()
+    assert stored_files(media) == []
+
+
+# Request bodies are capped before anything reads them -------------------------------------
+
+MB = 1024 * 1024
+
+
+def test_an_anonymous_upload_larger_than_the_small_limit_is_refused_unread(client, org, incident):
+    """A declared 40 MB body: 413 from the length alone (the test client's body is tiny, so
+    reading it would not find the size)."""
+    for path in (portal_url(org, incident), api_url(org, incident), "/accounts/login/"):
+        response = client.post(
+            path,
+            data=b"x",
+            content_type="multipart/form-data; boundary=xyz",
+            CONTENT_LENGTH=str(40 * MB),
+        )
+        assert response.status_code == 413, path
+        assert b"too large" in response.content
+
+
+def test_a_logged_in_user_or_an_api_key_may_send_an_attachments_size(
+    client_for, api_client_for, api_key_for, org, people, incident, settings
+):
+    settings.REQUEST_MAX_BYTES = 4000  # everything but uploads; files are 10 MB here
+    log = b"a line of the log\n" * 500  # 9,000 bytes
+
+    def file():
+        return {"file": upload("big.log", log)}
+
+    api = api_client_for(api_key_for(Role.RESPONDER))
+    assert api.post(api_url(org, incident), file(), format="multipart").status_code == 201
+    portal = client_for(people[Role.RESPONDER])
+    response = portal.post(portal_url(org, incident), {"files": [upload("big.log", log)]})
+    assert response.status_code == 302
+    for anonymous in (Client(), api_client_for("bcn_not-a-valid-key")):
+        assert anonymous.post(api_url(org, incident), file()).status_code == 413
+        assert (
+            anonymous.post(portal_url(org, incident), {"files": [file()["file"]]}).status_code
+            == 413
+        )
+    # Elsewhere the small limit holds for them too.
+    incidents = reverse("incident-list", kwargs={"org": org.slug})
+    response = api.post(incidents, {"title": "x", "description": "y" * 5000}, format="json")
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
+
+
+def test_alert_ingestion_keeps_its_own_limit_and_answer(client):
+    response = client.post(
+        "/v2/enqueue", data=b"{}", content_type="application/json", CONTENT_LENGTH=str(MB)
+    )
+    assert response.status_code == 413
+    assert "512 KB" in response.json()["message"]  # the PagerDuty-style answer, not ours
