@@ -16,6 +16,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import Alert
+from core.text import strip_bidi_controls
 from incidents.models import ALERT_SEVERITIES, Level, Severity
 
 MAX_BODY_BYTES = 512 * 1024
@@ -86,7 +87,7 @@ class Event:
         if self.action not in Alert.Action.values:
             raise ValueError(self.action)
         self.summary = self.summary[:SUMMARY_MAX]
-        self.title = one_line(self.title or self.summary)[:TITLE_MAX]
+        self.title = (one_line(self.title) or one_line(self.summary))[:TITLE_MAX]
 
 
 def normalize_severity(value: Any, default: str = "warning") -> str:
@@ -106,7 +107,7 @@ def incident_fields(service, severity: str) -> dict[str, Any]:
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(strip_bidi_controls(text).split())
 
 
 def parse_json(body: bytes) -> Any:

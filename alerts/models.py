@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.timezone import now
 
+from core.text import LineField
 from incidents.models import Incident, Integration, Service
 from tenancy.models import TenantModel
 
@@ -44,14 +45,14 @@ class Alert(TenantModel):
         help_text="Identity of an alert its sender re-sends (Alertmanager): a repeat is "
         "recognised and not stored twice.",
     )
-    summary = models.CharField(max_length=1024)
+    summary = LineField(max_length=1024)
     severity = models.CharField(max_length=20, blank=True)
     source = models.CharField(max_length=255, blank=True)
     payload = models.JSONField(help_text="The event as received.")
     received_at = models.DateTimeField(default=now, editable=False)
     # What the sender said, read from the payload when it was received: the incident the
     # alert opens gets these, and the timeline the note of an acknowledge or resolve.
-    title = models.CharField(max_length=200, blank=True)
+    title = LineField(max_length=200, blank=True)
     description = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True)
@@ -89,7 +90,7 @@ class ChangeEvent(TenantModel):
         Integration, on_delete=models.CASCADE, related_name="change_events"
     )
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="change_events")
-    summary = models.CharField(max_length=1024)
+    summary = LineField(max_length=1024)
     source = models.CharField(max_length=255, blank=True)
     timestamp = models.DateTimeField(help_text="When the change happened, as its sender says.")
     custom_details = models.JSONField(default=dict, blank=True)

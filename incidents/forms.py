@@ -10,6 +10,7 @@ import re
 
 from django import forms
 
+from core.text import LineFormField
 from incidents.attachment_views import files_field
 from incidents.models import Level, Priority, Severity
 from incidents.selectors import incident_search
@@ -47,7 +48,7 @@ def _by_pk(objects) -> dict[str, object]:
 class ReportForm(PortalForm):
     """What a person who is not an incident manager can tell us, in their words."""
 
-    title = forms.CharField(
+    title = LineFormField(
         label="What is wrong?",
         max_length=200,
         help_text="One line, for example “Cannot print in the Berlin office”.",

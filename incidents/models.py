@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now
 
+from core.text import LineField
 from incidents.states import OPEN_STATES, Status
 from tenancy.models import Team, TenantModel, TenantQuerySet
 
@@ -49,7 +50,7 @@ class Severity(models.TextChoices):
 
 class Category(TenantModel):
     slug = models.SlugField(max_length=50)
-    name = models.CharField(max_length=100)
+    name = LineField(max_length=100)
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -99,7 +100,7 @@ class Service(TenantModel):
         MAINTENANCE = "maintenance", "Under maintenance"
 
     slug = models.SlugField(max_length=50)
-    name = models.CharField(max_length=200)
+    name = LineField(max_length=200)
     description = models.TextField(blank=True)
     team = models.ForeignKey(
         Team,
@@ -151,7 +152,7 @@ class Integration(TenantModel):
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="integrations")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    name = models.CharField(max_length=100)
+    name = LineField(max_length=100)
     key = models.CharField(max_length=64, unique=True, default=integration_key, editable=False)
     is_active = models.BooleanField(
         default=True, help_text="Events sent with the key of an inactive integration are refused."
@@ -225,7 +226,7 @@ class Incident(TenantModel):
         PHONE = "phone", "Phone"
 
     number = models.PositiveIntegerField(editable=False)
-    title = models.CharField(max_length=200)
+    title = LineField(max_length=200)
     description = models.TextField(blank=True, help_text="Markdown.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     category = models.ForeignKey(
@@ -520,7 +521,7 @@ class Attachment(TenantModel):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="attachments")
     file = models.FileField(upload_to=attachment_upload_to, max_length=255)
-    original_name = models.CharField(max_length=255)
+    original_name = LineField(max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
     uploaded_by = _person()
@@ -589,7 +590,7 @@ class ActionItem(TenantModel):
     review = models.ForeignKey(
         PostIncidentReview, on_delete=models.CASCADE, related_name="action_items"
     )
-    title = models.CharField(max_length=200)
+    title = LineField(max_length=200)
     owner = _person()
     due_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
@@ -615,7 +616,7 @@ class SavedView(TenantModel):
     """A responder's own named set of queue filters (the queue's normalized query string)."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=80)
+    name = LineField(max_length=80)
     query = models.CharField(
         max_length=2000, blank=True, help_text="The queue's filters, as a query string."
     )

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.timezone import now
 from timezone_field import TimeZoneField
 
+from core.text import LineField
+
 
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
@@ -30,7 +32,7 @@ class OrganizationQuerySet(models.QuerySet):
 
 class Organization(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=200)
+    name = LineField(max_length=200)
     timezone = TimeZoneField(default="UTC", use_pytz=False)
     is_active = models.BooleanField(default=True)
     require_two_factor = models.BooleanField(
@@ -176,7 +178,7 @@ class Membership(TenantModel):
 
 class Team(TenantModel):
     slug = models.SlugField(max_length=50)
-    name = models.CharField(max_length=200)
+    name = LineField(max_length=200)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now, editable=False)
     members = models.ManyToManyField(
@@ -241,7 +243,7 @@ class ApiKeyQuerySet(TenantQuerySet):
 class ApiKey(TenantModel):
     """A key for external systems. Only a SHA-256 digest is stored; the key is shown once."""
 
-    name = models.CharField(max_length=100)
+    name = LineField(max_length=100)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.RESPONDER)
     prefix = models.CharField(max_length=16, editable=False, help_text="Shown to recognise a key.")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
