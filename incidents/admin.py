@@ -248,9 +248,28 @@ class IncidentSettingsAdmin(TenantAdmin):
 from incidents.models import ActionItem, PostIncidentReview  # noqa: E402
 
 
+def _is_published(review) -> bool:
+    return review is not None and review.status == PostIncidentReview.State.PUBLISHED
+
+
 class ActionItemInline(TenantInline):
+    """A published review's items are still tracked (status, owner, due date, link); they
+    are neither added nor removed, and their titles stay as published."""
+
     model = ActionItem
     fields = ["title", "owner", "due_date", "status", "external_url"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if _is_published(obj):
+            fields += [f for f in self.fields if f not in services.ACTION_ITEM_TRACKING_FIELDS]
+        return fields
+
+    def has_add_permission(self, request, obj=None):
+        return not _is_published(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _is_published(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(PostIncidentReview)
@@ -288,8 +307,25 @@ class PostIncidentReviewAdmin(TenantAdmin):
     ]
     inlines = [ActionItemInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        """A published review is the record: only its action items are still kept."""
+        if _is_published(obj):
+            return self.fields
+        return super().get_readonly_fields(request, obj)
+
     def has_add_permission(self, request, *args):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return not _is_published(obj) and super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        published = queryset.filter(status=PostIncidentReview.State.PUBLISHED)
+        if published.exists():
+            self.message_user(
+                request, "Published reviews are kept: they were not deleted.", messages.WARNING
+            )
+        super().delete_queryset(request, queryset.exclude(pk__in=published.values("pk")))
 
 
 # --- Saved queue views ---

@@ -85,7 +85,7 @@ class ActionItemForm(PortalForm):
         label="Tracking link", required=False, max_length=200, assume_scheme="https"
     )
 
-    def __init__(self, *args, members, item=None, **kwargs):
+    def __init__(self, *args, members, item=None, tracking_only=False, **kwargs):
         if item is not None:
             kwargs["initial"] = {
                 "title": item.title,
@@ -98,6 +98,9 @@ class ActionItemForm(PortalForm):
         super().__init__(*args, **kwargs)
         self.members = {str(user.pk): user for user in members}
         self.fields["owner"] = _owner_field(members)
+        if tracking_only:  # a published review's item: its title stays as published
+            for name in set(self.fields) - set(services.ACTION_ITEM_TRACKING_FIELDS):
+                del self.fields[name]
 
     def values(self) -> dict:
         data = dict(self.cleaned_data)
@@ -200,23 +203,37 @@ def _items(review) -> list[ActionItem]:
     )
 
 
+def _published(review) -> bool:
+    return review.status == PostIncidentReview.State.PUBLISHED
+
+
 def _render(request, review, *, bound=None, error: str = "", status: int = 200):
+    """A published review reads as published; responders still track its action items."""
     bound = bound or {}
     members = _members(request.organization)
     can_change = request.user.has_perm(CHANGE, review)
+    published = _published(review)
     items = _items(review)
     context = {
         "review": review,
         "incident": review.incident,
         "items": items,
         "can_change": can_change,
+        "can_edit_review": can_change and not published,
         "error": error,
     }
     if can_change:
-        context["review_form"] = bound.get("review") or ReviewForm(review=review, members=members)
-        context["item_form"] = bound.get("add_item") or ActionItemForm(members=members)
+        if not published:
+            context["review_form"] = bound.get("review") or ReviewForm(
+                review=review, members=members
+            )
+            context["item_form"] = bound.get("add_item") or ActionItemForm(members=members)
         context["item_forms"] = [
-            (item, bound.get(f"item-{item.pk}") or ActionItemForm(members=members, item=item))
+            (
+                item,
+                bound.get(f"item-{item.pk}")
+                or ActionItemForm(members=members, item=item, tracking_only=published),
+            )
             for item in items
         ]
     return render(request, "incidents/review_detail.html", context, status=status)
@@ -289,7 +306,12 @@ def _add_item(request, review):
 
 def _update_item(request, review):
     item = _item_or_404(request, review)
-    form = ActionItemForm(request.POST, members=_members(request.organization), item=item)
+    form = ActionItemForm(
+        request.POST,
+        members=_members(request.organization),
+        item=item,
+        tracking_only=_published(review),
+    )
     if not form.is_valid():
         return _render(
             request,
@@ -315,7 +337,12 @@ def _update_item(request, review):
 
 def _delete_item(request, review):
     item = _item_or_404(request, review)
-    services.action_item_delete(organization=request.organization, actor=request.user, item=item)
+    try:
+        services.action_item_delete(
+            organization=request.organization, actor=request.user, item=item
+        )
+    except DomainError as exc:
+        return _render(request, review, error=exc.message, status=exc.status_code)
     return _done(review, "The action item is deleted.", request, "#action-items")
 
 

@@ -750,6 +750,14 @@ REVIEW_FIELDS = (
     "status",
 )
 ACTION_ITEM_FIELDS = ("title", "owner", "due_date", "status", "external_url")
+# A published review is the record of what was learned: its text, owner and status stay as
+# published, and its action items are neither added nor removed. The items are still worked
+# on, so what tracking them needs keeps changing.
+ACTION_ITEM_TRACKING_FIELDS = ("owner", "due_date", "status", "external_url")
+PUBLISHED_REVIEW_IS_READ_ONLY = (
+    "The review is published and can no longer be changed. Its action items' status, "
+    "owner, due date and tracking link can still be updated."
+)
 TIMELINE_TEXT_MAX = 200
 
 
@@ -856,43 +864,46 @@ def review_create(*, organization, actor, incident: Incident) -> PostIncidentRev
     return review
 
 
-def _locked_review(organization, review: PostIncidentReview) -> PostIncidentReview:
+def _locked_review(organization, review_id: int) -> PostIncidentReview:
     return (
         PostIncidentReview.objects.for_org(organization)
         .select_for_update()
         .select_related("incident")
-        .get(pk=review.pk)
+        .get(pk=review_id)
     )
+
+
+def _check_not_published(review: PostIncidentReview, message: str) -> None:
+    if review.status == PostIncidentReview.State.PUBLISHED:
+        raise Conflict(message, code="published")
 
 
 @rls.in_tenant
 def review_update(*, organization, actor, review: PostIncidentReview, **changes):
-    """Changes the review's text, owner, or moves it between draft and in review."""
+    """Changes the review's text, owner, or moves it between draft and in review; a
+    published review is the record and stays as it was published."""
     unknown = set(changes) - set(REVIEW_FIELDS)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
     _check_same_organization(organization, review=review)
     _check_member(organization, "owner", changes.get("owner"))
-    review = _locked_review(organization, review)
-    if "status" in changes and changes["status"] != review.status:
-        if changes["status"] == PostIncidentReview.State.PUBLISHED:
-            raise DomainError("Publish the review to publish it.", field="status")
-        if review.status == PostIncidentReview.State.PUBLISHED:
-            raise Conflict("The review is published already.", field="status", code="published")
-    changed = [field for field, value in changes.items() if getattr(review, field) != value]
+    review = _locked_review(organization, review.pk)
+    changed = {field: value for field, value in changes.items() if getattr(review, field) != value}
     if not changed:
         return review
-    for field in changed:
-        setattr(review, field, changes[field])
+    _check_not_published(review, PUBLISHED_REVIEW_IS_READ_ONLY)
+    if changed.get("status") == PostIncidentReview.State.PUBLISHED:
+        raise DomainError("Publish the review to publish it.", field="status")
     review.updated_at = timezone.now()
-    review.save(update_fields=[*changed, "updated_at"])
-    return review
+    return audit.save_changes(
+        review, changed, organization=organization, actor=actor, touched=("updated_at",)
+    )
 
 
 @rls.in_tenant
 def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIncidentReview:
     _check_same_organization(organization, review=review)
-    review = _locked_review(organization, review)
+    review = _locked_review(organization, review.pk)
     if review.status == PostIncidentReview.State.PUBLISHED:
         raise Conflict("The review is published already.", field="status", code="published")
     before = review.status
@@ -938,7 +949,12 @@ def action_item_create(
 ) -> ActionItem:
     _check_same_organization(organization, review=review)
     _check_action_item(organization, {"title": title, "status": status, "owner": owner})
-    return ActionItem.objects.create(
+    _check_not_published(
+        _locked_review(organization, review.pk),
+        "The review is published: its action items are tracked, not added. "
+        "Record a new follow-up where your team tracks work.",
+    )
+    item = ActionItem.objects.create(
         organization=organization,
         review=review,
         title=title.strip(),
@@ -947,10 +963,20 @@ def action_item_create(
         status=status,
         external_url=external_url or "",
     )
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="actionitem.created",
+        target=item,
+        after={"review": review.pk, **audit.snapshot(item, ACTION_ITEM_FIELDS)},
+    )
+    return item
 
 
 @rls.in_tenant
 def action_item_update(*, organization, actor, item: ActionItem, **changes) -> ActionItem:
+    """Changes an action item. Once its review is published only what tracking the work
+    needs changes (status, owner, due date, tracking link); the title stays as published."""
     unknown = set(changes) - set(ACTION_ITEM_FIELDS)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
@@ -960,23 +986,34 @@ def action_item_update(*, organization, actor, item: ActionItem, **changes) -> A
         changes["title"] = changes["title"].strip()
     if changes.get("external_url") is None and "external_url" in changes:
         changes["external_url"] = ""
+    review = _locked_review(organization, item.review_id)
     item = ActionItem.objects.for_org(organization).select_for_update().get(pk=item.pk)
-    changed = [field for field, value in changes.items() if getattr(item, field) != value]
-    for field in changed:
-        setattr(item, field, changes[field])
-    if changed:
-        item.save(update_fields=changed)
-    return item
+    changed = {field: value for field, value in changes.items() if getattr(item, field) != value}
+    if set(changed) - set(ACTION_ITEM_TRACKING_FIELDS):
+        _check_not_published(
+            review,
+            "The review is published: an action item's title stays as published; its "
+            "status, owner, due date and tracking link can still change.",
+        )
+    if not changed:
+        return item
+    return audit.save_changes(item, changed, organization=organization, actor=actor)
 
 
 @rls.in_tenant
 def action_item_delete(*, organization, actor, item: ActionItem) -> None:
     _check_same_organization(organization, item=item)
+    _check_not_published(
+        _locked_review(organization, item.review_id),
+        "The review is published: its action items stay on it. Set an item's status to "
+        "“Won't do” instead.",
+    )
+    item = ActionItem.objects.for_org(organization).select_for_update().get(pk=item.pk)
     audit.record(
         organization=organization,
         actor=actor,
         action="actionitem.deleted",
         target=item,
-        before={"review": item.review_id, "title": item.title},
+        before={"review": item.review_id, **audit.snapshot(item, ACTION_ITEM_FIELDS)},
     )
     ActionItem.objects.for_org(organization).filter(pk=item.pk).delete()

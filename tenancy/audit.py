@@ -84,19 +84,29 @@ def snapshot(obj: models.Model, fields) -> dict:
     return {field: getattr(obj, field) for field in fields}
 
 
-def save_changes(obj, changes: dict, *, organization, actor, conflict: Conflict | None = None):
+def save_changes(
+    obj,
+    changes: dict,
+    *,
+    organization,
+    actor,
+    conflict: Conflict | None = None,
+    touched: tuple[str, ...] = (),
+):
     """Sets ``changes`` on ``obj``, saves those fields and records "<model>.updated" with
     their values before and after. With ``conflict``, a unique constraint the save breaks
-    raises it instead (the save runs in a savepoint, so the transaction goes on)."""
+    raises it instead (the save runs in a savepoint, so the transaction goes on).
+    ``touched`` names fields the caller set already (``updated_at``): saved, not recorded."""
     before = snapshot(obj, changes)
     for field, value in changes.items():
         setattr(obj, field, value)
+    fields = [*changes, *touched]
     if conflict is None:
-        obj.save(update_fields=list(changes))
+        obj.save(update_fields=fields)
     else:
         try:
             with transaction.atomic():
-                obj.save(update_fields=list(changes))
+                obj.save(update_fields=fields)
         except IntegrityError as exc:
             raise conflict from exc
     record(
