@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.errors import Conflict, DomainError, Forbidden
 from incidents import attachments as attachment_rules
 from incidents import priority as priority_defaults
-from incidents import sla_policy
+from incidents import sla_policy, timeline
 from incidents.models import (
     Attachment,
     Category,
@@ -766,48 +766,31 @@ def _one_line(text: str) -> str:
     return text if len(text) <= TIMELINE_TEXT_MAX else text[: TIMELINE_TEXT_MAX - 1] + "…"
 
 
-def _what_happened(entry: TimelineEntry) -> str:
-    data, kind = entry.data or {}, entry.kind
-    if not entry.is_public and kind != TimelineEntry.Kind.COMMENT:
+def _what_happened(entry: TimelineEntry, names: dict[str, str]) -> str:
+    if entry.is_public:
+        line = timeline.describe(entry, names=names, zone=UTC)
+        if entry.body.strip():
+            line = f"{line}: {_one_line(entry.body)}"
+    else:
         # Stakeholders may read reviews: internal entries say what kind of thing happened,
         # not what they contain.
-        field = (
-            f" {data['field']}"
-            if kind == TimelineEntry.Kind.FIELD_CHANGED and data.get("field")
-            else ""
-        )
-        return f"{entry.get_kind_display()}{field} (internal)"
-    if kind == TimelineEntry.Kind.CREATED:
-        return f"Created the incident (P{data.get('priority', '?')}, {data.get('source', '?')})"
-    if kind == TimelineEntry.Kind.STATUS_CHANGED:
-        line = f"Changed the status from {data.get('from')} to {data.get('to')}"
-        return f"{line}: {_one_line(entry.body)}" if entry.body.strip() else line
-    if kind in (TimelineEntry.Kind.FIELD_CHANGED, TimelineEntry.Kind.ASSIGNED):
-        shown = {
-            key: "—" if data.get(key) in (None, "") else data.get(key) for key in ("from", "to")
-        }
-        return f"Changed {data.get('field')} from {shown['from']} to {shown['to']}"
-    if kind == TimelineEntry.Kind.PRIORITY_OVERRIDDEN:
-        line = f"Overrode the priority from P{data.get('from')} to P{data.get('to')}"
-        return f"{line}: {_one_line(entry.body)}"
-    if kind == TimelineEntry.Kind.COMMENT:
-        # Internal comments are not shown to stakeholders, who may read reviews: the
-        # summary says that one was written, not what it says.
-        if not entry.is_public:
-            return "Commented (internal)"
-        return f"Commented: {_one_line(entry.body)}"
-    if kind == TimelineEntry.Kind.STATUS_UPDATE:
-        return f"Posted a status update: {_one_line(entry.body)}"
-    return f"{entry.get_kind_display()}: {_one_line(entry.body)}".rstrip(": ")
+        line = f"{timeline.outline(entry)} (internal)"
+    return line[:1].upper() + line[1:]
 
 
 def review_timeline_summary(organization, incident: Incident) -> str:
     """One line per timeline entry: UTC time, actor, what happened."""
-    entries = TimelineEntry.objects.for_org(organization).filter(incident=incident)
+    entries = list(
+        TimelineEntry.objects.for_org(organization)
+        .filter(incident=incident)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    names = timeline.people_names(organization, entries)
     return "\n".join(
         f"{entry.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC — "
-        f"{entry.actor_label or 'System'} — {_what_happened(entry)}"
-        for entry in entries.order_by("created_at", "id")
+        f"{timeline.actor_name(entry)} — {_what_happened(entry, names)}"
+        for entry in entries
     )
 
 

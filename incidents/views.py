@@ -25,7 +25,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
-from incidents import attachment_views, saved_views, services
+from incidents import attachment_views, saved_views, services, timeline
 from incidents.forms import (
     SAVED_VIEWS,
     AssignmentForm,
@@ -74,8 +74,13 @@ def _incident_or_404(request, number: int) -> Incident:
 
 
 def _timeline(request, incident) -> list:
-    return list(
-        timeline_visible(organization=request.organization, incident=incident, role=request.role)
+    return timeline.describe_all(
+        request.organization,
+        list(
+            timeline_visible(
+                organization=request.organization, incident=incident, role=request.role
+            )
+        ),
     )
 
 

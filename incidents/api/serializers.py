@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents import timeline
 from incidents.models import Category, Incident, Priority, Service, TimelineEntry
 from incidents.services import UPDATABLE
 from incidents.states import Status, allowed_targets
@@ -287,14 +288,44 @@ class IncidentUpdateSerializer(IncidentWriteSerializer):
 # --- the timeline -------------------------------------------------------------------------
 
 
+class TimelineEntryListSerializer(serializers.ListSerializer):
+    """Describes a page of entries at once: the people they name are read in one query."""
+
+    def to_representation(self, data):
+        entries = list(data.all() if hasattr(data, "all") else data)
+        organization = self.context.get("organization")
+        if organization is not None:
+            timeline.describe_all(organization, entries)
+        return super().to_representation(entries)
+
+
 class TimelineEntrySerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
     public = serializers.BooleanField(source="is_public", read_only=True)
+    summary = serializers.SerializerMethodField(
+        help_text="What happened, in words, after the actor's name (e.g. “assigned Carol "
+        "Reyes”, “missed the response target”); `data` keeps the stored values."
+    )
 
     class Meta:
         model = TimelineEntry
-        fields = ["id", "kind", "actor", "actor_label", "public", "body", "data", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "actor",
+            "actor_label",
+            "public",
+            "summary",
+            "body",
+            "data",
+            "created_at",
+        ]
         read_only_fields = fields
+        list_serializer_class = TimelineEntryListSerializer
+
+    def get_summary(self, obj) -> str:
+        summary = getattr(obj, "summary", None)
+        return summary if summary is not None else timeline.describe(obj)
 
 
 class CommentSerializer(serializers.ModelSerializer):

@@ -257,6 +257,9 @@ class TimelineViewSet(IncidentChildMixin, mixins.ListModelMixin, viewsets.Generi
 
     serializer_class = TimelineEntrySerializer
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "organization": self.organization}
+
 
 @extend_schema(parameters=[NUMBER])
 class CommentViewSet(

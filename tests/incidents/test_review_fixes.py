@@ -38,8 +38,8 @@ def test_review_prefill_does_not_quote_internal_entries(org, member):
     assert "CFO" not in review.timeline_summary
     assert "vendor contract" not in review.timeline_summary
     assert "Priority overridden (internal)" in review.timeline_summary
-    assert "Changed description (internal)" in review.timeline_summary
-    assert "Changed the status from new to resolved" in review.timeline_summary
+    assert "Changed the description (internal)" in review.timeline_summary
+    assert "Changed the status from New to Resolved" in review.timeline_summary
 
 
 @pytest.mark.parametrize(

@@ -115,12 +115,13 @@ def test_the_review_is_prefilled_from_the_incident_and_its_timeline(org, member,
     assert len(lines) == count == 5
     assert all(LINE.fullmatch(line) for line in lines), lines
     assert "carol" in lines[0]
-    assert "Created the incident" in lines[0]
+    assert "Reported the incident" in lines[0]
     assert "Commented (internal)" in lines[1]
     assert "blame" not in review.timeline_summary  # internal bodies stay out (stakeholders read it)
     assert "Looking into it" in lines[2]
-    assert "root_cause" in lines[3]
-    assert "from new to resolved" in lines[4]
+    assert "Changed the root cause (internal)" in lines[3]
+    assert "Changed the status from New to Resolved: " not in lines[4]
+    assert lines[4].endswith("Changed the status from New to Resolved")
 
 
 def test_publish_stamps_the_review_and_the_incident_timeline(org, member):
