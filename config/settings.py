@@ -363,11 +363,19 @@ REQUEST_BODY_LIMITS = [
 # require `Authorization: Bearer <token>`.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
+# One line per record, through the root's handler only: Django's own console handler
+# (DEBUG) would print every django.* record a second time. A 4xx is logged as one line
+# without a traceback (core/logs.py); a 5xx keeps its traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"client_errors": {"()": "core.logs.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.request": {"filters": ["client_errors"]},
+        "django.db.backends": {"level": "INFO"},
+    },
 }

@@ -27,3 +27,9 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("alerts.portal")),  # Services pages: health, changes, integrations
 ]
+
+# Styled pages for people, JSON for the API and ingestion (core/error_pages.py).
+handler400 = "core.error_pages.bad_request"
+handler403 = "core.error_pages.permission_denied"
+handler404 = "core.error_pages.page_not_found"
+handler500 = "core.error_pages.server_error"
