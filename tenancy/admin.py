@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404
+from django.utils import timezone
 
 from core.errors import DomainError
 from tenancy import audit, services
@@ -133,6 +134,13 @@ class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
 
     list_select_related = ["organization"]
 
+    def get_object(self, request, object_id, from_field=None):
+        """An object's pages show times in its organization's zone, whoever administers
+        it; the admin site restores the request's zone afterwards."""
+        obj = super().get_object(request, object_id, from_field)
+        timezone.activate(obj.organization.timezone)
+        return obj
+
     def _audit(self, request, obj, verb, **kwargs):
         audit.record(
             organization=obj.organization,
@@ -223,6 +231,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
             raise Http404("No such organization.")
+        timezone.activate(obj.timezone)  # restored by the admin site after the page
         return obj
 
     def get_readonly_fields(self, request, obj=None):

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from tenancy import rls, two_factor
 from tenancy.backends import roles_of
@@ -55,6 +56,18 @@ def administered_organization_ids(user) -> list[int]:
     return [org_id for org_id, role in roles_of(user).items() if role in ADMIN_ROLES]
 
 
+def admin_time_zone(organization_ids):
+    """The zone the admin shows times in: the administered organizations' zone when they
+    share one, else None (UTC). Object pages switch to their object's organization's zone
+    (:meth:`tenancy.admin.TenantAdmin.get_object`)."""
+    zones = set(
+        Organization.objects.filter(pk__in=organization_ids)
+        .values_list("timezone", flat=True)
+        .distinct()[:2]
+    )
+    return zones.pop() if len(zones) == 1 else None
+
+
 def _needs_second_factor(user, organization_ids) -> bool:
     if two_factor.is_satisfied(user):
         return False
@@ -71,7 +84,8 @@ class BeaconAdminSite(admin.AdminSite):
         return can_use_admin(request.user)
 
     def admin_view(self, view, cacheable=False):
-        """Runs each admin page in one transaction that sees the administered organizations.
+        """Runs each admin page in one transaction that sees the administered organizations,
+        with times in their time zone.
 
         The response is rendered inside it too: a TemplateResponse would otherwise run its
         lazy queries after the transaction, where row-level security shows nothing.
@@ -79,7 +93,7 @@ class BeaconAdminSite(admin.AdminSite):
 
         @functools.wraps(view)
         def in_tenants(request, *args, **kwargs):
-            with transaction.atomic():
+            with transaction.atomic(), timezone.override(None):
                 if can_use_admin(request.user):
                     organization_ids = administered_organization_ids(request.user)
                     if _needs_second_factor(request.user, organization_ids):
@@ -87,6 +101,9 @@ class BeaconAdminSite(admin.AdminSite):
                             f"{reverse('portal:two-factor')}?next={request.get_full_path()}"
                         )
                     rls.set_tenant(organization_ids)
+                    zone = admin_time_zone(organization_ids)
+                    if zone is not None:
+                        timezone.activate(zone)
                 response = view(request, *args, **kwargs)
                 if hasattr(response, "render") and not response.is_rendered:
                     response.render()
