@@ -28,6 +28,8 @@ SLA_FIELDS = [
     "sla_paused_seconds",
     "sla_business_hours",
 ]
+# Given by the reporter when confirming the resolution; read here, never edited.
+SATISFACTION_FIELDS = ["satisfaction_score", "satisfaction_comment"]
 CREATE_FIELDS = set(inspect.signature(services.incident_create).parameters) - {
     "organization",
     "actor",
@@ -128,6 +130,7 @@ class IncidentAdmin(TenantAdmin):
         "created_at",
         "updated_at",
         *SLA_FIELDS,
+        *SATISFACTION_FIELDS,
     ]
     inlines = [TimelineInline]
     actions = [
@@ -161,6 +164,7 @@ class IncidentAdmin(TenantAdmin):
         ),
         ("Resolution", {"fields": ["root_cause", "resolution"]}),
         ("SLA", {"fields": SLA_FIELDS}),
+        ("Reporter's feedback", {"fields": SATISFACTION_FIELDS}),
         ("Origin", {"fields": ["source", "dedup_key", "error_codes", "tags"]}),
     ]
 

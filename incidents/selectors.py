@@ -20,6 +20,14 @@ def incidents_visible(*, organization, user, role: str):
     return incidents
 
 
+def satisfaction_visible(*, user, incident) -> bool:
+    """The reporter's satisfaction score and comment: responders and up read them, and the
+    reporter their own; stakeholders do not."""
+    if user.has_perm("incidents.change_incident", incident):
+        return True
+    return getattr(user, "pk", None) is not None and user.pk == incident.reporter_id
+
+
 def incident_search(incidents, q: str):
     q = q.strip()
     if not q:

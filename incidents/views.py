@@ -38,7 +38,7 @@ from incidents.forms import (
     TransitionForm,
 )
 from incidents.models import Incident, Service
-from incidents.selectors import incidents_visible, timeline_visible
+from incidents.selectors import incidents_visible, satisfaction_visible, timeline_visible
 from incidents.states import Status, allowed_targets
 from tenancy import rls
 from tenancy.access import org_member_required
@@ -344,6 +344,10 @@ def _render_detail(request, incident, *, bound=None, error: str = "", status: in
             kwargs={"org": organization.slug},
         ),
         "poll_seconds": _poll_seconds(),
+        "shows_satisfaction": (
+            incident.satisfaction_score is not None or bool(incident.satisfaction_comment)
+        )
+        and satisfaction_visible(user=user, incident=incident),
         **attachment_views.detail_context(request, incident, bound.get("attach")),
     }
     if _shows_closure(user, incident):

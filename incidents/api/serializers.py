@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from incidents import timeline
 from incidents.models import Category, Incident, Priority, Service, TimelineEntry
+from incidents.selectors import satisfaction_visible
 from incidents.services import UPDATABLE
 from incidents.states import Status, allowed_targets
 from tenancy.models import Team
@@ -130,8 +131,21 @@ class IncidentSlaSerializer(serializers.Serializer):
         return obj.sla_paused_at is not None
 
 
+class SatisfactionSerializer(serializers.Serializer):
+    """What the reporter said when confirming the resolution."""
+
+    score = serializers.IntegerField(
+        read_only=True, allow_null=True, min_value=1, max_value=5, help_text="1–5, or none."
+    )
+    comment = serializers.CharField(read_only=True)
+
+
 class IncidentSerializer(serializers.ModelSerializer):
-    """An incident as the API shows it (read-only)."""
+    """An incident as the API shows it (read-only).
+
+    The reporter's satisfaction is shown to responders and up and to the reporter; for
+    anyone else ``satisfaction`` is null and ``satisfaction_score``/``satisfaction_comment``
+    are empty."""
 
     reference = serializers.CharField(read_only=True, help_text="INC-<number>.")
     allowed_transitions = serializers.SerializerMethodField(
@@ -147,6 +161,11 @@ class IncidentSerializer(serializers.ModelSerializer):
     error_codes = serializers.ListField(child=serializers.CharField(), read_only=True)
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
     sla = IncidentSlaSerializer(source="*", read_only=True)
+    satisfaction = serializers.SerializerMethodField(
+        help_text="The reporter's 1–5 score and comment when confirming the resolution; null "
+        "when none was given or when the caller may not read it (only responders and up, "
+        "and the reporter, may)."
+    )
 
     class Meta:
         model = Incident
@@ -183,6 +202,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "sla",
             "satisfaction_score",
             "satisfaction_comment",
+            "satisfaction",
             "created_at",
             "updated_at",
         ]
@@ -191,6 +211,25 @@ class IncidentSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(Status.choices)))
     def get_allowed_transitions(self, obj) -> list[str]:
         return list(allowed_targets(obj.status))
+
+    def _sees_satisfaction(self, obj) -> bool:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return user is not None and satisfaction_visible(user=user, incident=obj)
+
+    @extend_schema_field(SatisfactionSerializer(allow_null=True))
+    def get_satisfaction(self, obj) -> dict | None:
+        if obj.satisfaction_score is None and not obj.satisfaction_comment:
+            return None
+        if not self._sees_satisfaction(obj):
+            return None
+        return {"score": obj.satisfaction_score, "comment": obj.satisfaction_comment}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data["satisfaction"] is None:
+            data["satisfaction_score"], data["satisfaction_comment"] = None, ""
+        return data
 
 
 class IncidentWriteSerializer(serializers.ModelSerializer):

@@ -140,7 +140,10 @@ class IncidentViewSet(
             reporter=None if isinstance(request.user, ApiKeyUser) else request.user,
             **serializer.validated_data,
         )
-        return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
+        return Response(
+            IncidentSerializer(incident, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         request=IncidentUpdateSerializer,
@@ -219,7 +222,8 @@ class IncidentViewSet(
                 incident = services.incident_transition(
                     **scope, incident=incident, status=target, **moves
                 )
-        return Response(IncidentSerializer(self.get_queryset().get(pk=incident.pk)).data)
+        incident = self.get_queryset().get(pk=incident.pk)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
 
 
 class IncidentChildMixin(OrganizationScopedMixin):

@@ -51,6 +51,7 @@ INCIDENT_FIELDS = {
     "sla",  # SLA
     "satisfaction_score",  # Closure
     "satisfaction_comment",
+    "satisfaction",
     "created_at",
     "updated_at",
 }
