@@ -7,24 +7,9 @@ from django import template
 from incidents import timeline
 from incidents.models import TimelineEntry
 from incidents.selectors import incidents_visible
-from incidents.states import Status
 from tenancy.models import Role
 
 register = template.Library()
-
-
-def _label(choices, value, default: str = "none") -> str:
-    if value in (None, ""):
-        return default
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
-
-
-@register.filter
-def status_label(value) -> str:
-    return _label(Status, value)
 
 
 @register.filter
