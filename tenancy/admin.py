@@ -165,11 +165,17 @@ class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
     def save_formset(self, request, form, formset, change):
+        changes = {
+            inline.instance.pk: _changes(inline)
+            for inline in formset.initial_forms
+            if inline.has_changed()
+        }
         super().save_formset(request, form, formset, change)
         for obj in formset.new_objects:
             self._audit(request, obj, "created", after={"parent": str(form.instance)})
-        for obj, changed in formset.changed_objects:
-            self._audit(request, obj, "updated", after={"fields": changed})
+        for obj, _ in formset.changed_objects:
+            before, after = changes[obj.pk]
+            self._audit(request, obj, "updated", before=before, after=after)
         for obj in formset.deleted_objects:
             self._audit(request, obj, "deleted", before={"parent": str(form.instance)})
 

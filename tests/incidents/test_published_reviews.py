@@ -240,6 +240,12 @@ def test_admin_a_published_review_is_read_only(org, member, client_for, publishe
     item.refresh_from_db()
     assert published.lessons == "Canary first."
     assert (item.title, item.status) == ("Add a canary", "done")
+    [row] = audit_rows(org, "actionitem.updated")
+    assert (row.target_id, row.before, row.after) == (
+        str(item.pk),
+        {"status": "open"},
+        {"status": "done"},
+    )
 
     delete = reverse("admin:incidents_postincidentreview_delete", args=[published.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
