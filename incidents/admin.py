@@ -3,7 +3,7 @@ import inspect
 from django.contrib import admin, messages
 
 from core.errors import DomainError
-from incidents import services
+from incidents import services, timeline
 from incidents.models import (
     BusinessHours,
     Category,
@@ -64,10 +64,14 @@ class PriorityRuleAdmin(TenantAdmin):
 
 class TimelineInline(TenantInline):
     model = TimelineEntry
-    fields = ["created_at", "kind", "actor_label", "is_public", "body", "data"]
+    fields = ["created_at", "kind", "actor_label", "what", "is_public", "body", "data"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
     can_delete = False
+
+    @admin.display(description="What happened")
+    def what(self, obj):
+        return timeline.describe(obj)  # times in the page's zone: the organization's
 
     def has_add_permission(self, request, obj=None):
         return False

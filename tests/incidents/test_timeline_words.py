@@ -226,3 +226,17 @@ def test_the_review_timeline_uses_the_words(paris, people):
     assert lines[1].endswith("— Carol Reyes — Commented: On it")
     assert lines[2].endswith("— dave — Assigned (internal)")  # not for stakeholders' eyes
     assert lines[3].endswith("— Carol Reyes — Changed the status from New to Resolved")
+
+
+def test_the_admin_shows_the_words(paris, people, member, client_for):
+    _, dave = people
+    incident = open_incident(paris, impact=1, urgency=1)
+    services.incident_update(organization=paris, actor=dave, incident=incident, severity="sev2")
+    sla_policy.check_organization(paris.pk, timezone.now() + timedelta(days=30))
+    page = client_for(member(Role.OWNER, organization=paris)).get(
+        reverse("admin:incidents_incident_change", args=[incident.pk])
+    )
+    html = page.content.decode()
+    assert "What happened" in html
+    assert "set the severity to SEV2" in html
+    assert "missed the resolution target" in html
