@@ -180,7 +180,8 @@ class ReviewViewSet(
 ):
     """Post-incident reviews, newest first; filter with ``status``. Responders and up
     start one for a resolved or closed incident (``{"incident": <number>}``; 409 if the
-    incident is open or already has a review), edit it and publish it."""
+    incident is open or already has a review), edit it and publish it. A published review
+    is read-only: a change answers 409."""
 
     serializer_class = ReviewSerializer
     filterset_class = ReviewFilter
@@ -252,7 +253,9 @@ class ActionItemViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The review's action items, oldest first; responders and up add, change and delete."""
+    """The review's action items, oldest first; responders and up add, change and delete.
+    Once the review is published its items are still tracked (``status``, ``owner``,
+    ``due_date``, ``external_url`` change) but not added, deleted or renamed (409)."""
 
     serializer_class = ActionItemSerializer
     perm_model = ActionItem
