@@ -239,6 +239,10 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Beacon <beacon@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people reach Beacon: the links in e-mails (invitations, password resets) start here.
+BEACON_URL = os.environ.get("BEACON_URL", "http://localhost:8000")
+# How long an invitation's link works; resending it issues a new link and a new term.
+INVITATION_VALID_DAYS = int(os.environ.get("INVITATION_VALID_DAYS", 7))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

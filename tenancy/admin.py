@@ -19,6 +19,7 @@ from tenancy.backends import roles_of
 from tenancy.models import (
     ApiKey,
     AuditEvent,
+    Invitation,
     Membership,
     Organization,
     Role,
@@ -275,20 +276,26 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 class MembershipAdminForm(forms.ModelForm):
-    username = forms.CharField(
-        max_length=150, help_text="An existing user, or the name of a new one to create."
+    """Changes a member's role; a superuser also adds an existing account directly.
+
+    Everyone else brings people in with an invitation, which the person accepts: nobody
+    adds an account, or sets its password, without its holder's consent.
+    """
+
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        help_text="An existing account. To bring in someone new, send an invitation.",
     )
-    email = forms.EmailField(required=False, help_text="For a new user.")
 
     class Meta:
         model = Membership
-        fields = ["organization", "username", "email", "role"]
+        fields = ["organization", "user", "role"]
 
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.request = request
         if self.instance.pk:
-            for name in ("username", "email", "organization"):
+            for name in ("user", "organization"):
                 self.fields.pop(name, None)
 
     def clean(self):
@@ -299,19 +306,13 @@ class MembershipAdminForm(forms.ModelForm):
         role = cleaned.get("role")
         if organization is None or role is None:
             return cleaned
-        username = cleaned.get("username")
-        if not self.instance.pk and username:
-            existing = Membership.objects.for_org(organization).filter(user__username=username)
-            if existing.exists():
-                self.add_error("username", f"{username} is a member already.")
-            user = User.objects.filter(username=username).first()
-            email = cleaned.get("email") or ""
-            if user is not None and user.email.casefold() != email.casefold():
-                self.add_error(
-                    "username",
-                    "That username is taken. To add an existing user, give their e-mail "
-                    "address too.",
-                )
+        user = cleaned.get("user")
+        if (
+            not self.instance.pk
+            and user is not None
+            and Membership.objects.for_org(organization).filter(user=user).exists()
+        ):
+            self.add_error("user", f"{user.username} is a member already.")
         try:
             services.membership_validate(
                 organization=organization,
@@ -344,8 +345,24 @@ class MembershipAdmin(TenantAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["organization", "username", "email", "role"]
+            return ["organization", "user", "role"]
         return ["user", "role", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return super().get_readonly_fields(request, obj)
+
+    def has_add_permission(self, request, *args):
+        # Existing accounts join by accepting an invitation; a superuser may add one.
+        return request.user.is_superuser
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_invite": request.user.has_perm("tenancy.add_invitation"),
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="E-mail", ordering="user__email")
     def user_email(self, obj):
@@ -361,11 +378,10 @@ class MembershipAdmin(TenantAdmin):
                 role=obj.role,
             )
             return
-        created = services.member_add(
+        created = services.membership_create(
             organization=organization,
             actor=request.user,
-            username=form.cleaned_data["username"],
-            email=form.cleaned_data.get("email", ""),
+            user=form.cleaned_data["user"],
             role=obj.role,
         )
         obj.pk, obj.user = created.pk, created.user
@@ -394,6 +410,140 @@ class MembershipAdmin(TenantAdmin):
                 self.delete_model(request, membership)
             except DomainError as exc:
                 self.message_user(request, f"{membership}: {exc.message}", messages.ERROR)
+
+
+class InvitationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ["organization", "email", "role", "username"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self):
+        cleaned = super().clean()
+        organization, email = cleaned.get("organization"), cleaned.get("email")
+        if organization is None or not email or not cleaned.get("role"):
+            return cleaned
+        try:
+            services.invitation_validate(
+                organization=organization,
+                actor=self.request.user,
+                email=email,
+                role=cleaned["role"],
+                username=cleaned.get("username", ""),
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return cleaned
+
+
+@admin.register(Invitation)
+class InvitationAdmin(TenantAdmin):
+    """Invite people; resend or revoke the links. Invitations are never edited or deleted:
+    what happened to each stays visible."""
+
+    form = InvitationAdminForm
+    list_display = ["email", "organization", "role", "status", "invited_by", "expires_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "username"]
+    list_select_related = ["organization", "invited_by", "accepted_by"]
+    actions = ["resend", "revoke"]
+    readonly_fields = [
+        "organization",
+        "email",
+        "role",
+        "username",
+        "status",
+        "invited_by",
+        "created_at",
+        "sent_at",
+        "send_count",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class RequestForm(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, request=request, **inner)
+
+        return RequestForm
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "email", "role", "username"]
+        return self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    @admin.display(description="Status")
+    def status(self, obj):
+        return obj.get_status_display()
+
+    def has_change_permission(self, request, obj=None):
+        return False  # shown read-only; resend and revoke are actions
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked, never deleted
+
+    def has_resend_permission(self, request):
+        return self._has(request, "change", None)
+
+    def has_revoke_permission(self, request):
+        return self._has(request, "delete", None)
+
+    def save_model(self, request, obj, form, change):
+        created = services.invitation_create(
+            organization=obj.organization,
+            actor=request.user,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            username=form.cleaned_data.get("username", ""),
+        )
+        obj.pk = created.pk
+
+    def _each(self, request, queryset, *, service, perm: str, done: str):
+        count = 0
+        for invitation in queryset.select_related("organization"):
+            if not request.user.has_perm(perm, invitation):
+                continue  # an administrator of two organizations may do this in one only
+            try:
+                service(
+                    organization=invitation.organization, actor=request.user, invitation=invitation
+                )
+            except DomainError as exc:
+                self.message_user(request, f"{invitation.email}: {exc.message}", messages.ERROR)
+            else:
+                count += 1
+        if count:
+            self.message_user(request, f"{done} {count} invitation(s).")
+
+    @admin.action(description="Resend the selected invitations (new links)", permissions=["resend"])
+    def resend(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            service=services.invitation_resend,
+            perm="tenancy.change_invitation",
+            done="Resent",
+        )
+
+    @admin.action(description="Revoke the selected invitations", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            service=services.invitation_revoke,
+            perm="tenancy.delete_invitation",
+            done="Revoked",
+        )
 
 
 class TeamMembershipFormSet(TenantInlineFormSet):

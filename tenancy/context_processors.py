@@ -16,6 +16,8 @@ def organizations(request):
     return {
         "can_view_audit": organization is not None
         and user.has_perm("tenancy.view_auditevent", organization),
+        "can_list_members": organization is not None
+        and user.has_perm("tenancy.view_membership", organization),
         "current_organization": organization,
         "current_role": Role(role).label.lower() if role else None,
         "user_memberships": memberships,

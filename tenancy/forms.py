@@ -1,9 +1,15 @@
+import unicodedata
+
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.signals import user_login_failed
 from django_otp import match_token
 
+from core.errors import DomainError
 from tenancy import two_factor
+from tenancy.models import Role
 
 
 class LoginForm(AuthenticationForm):
@@ -60,3 +66,72 @@ class TokenForm(forms.Form):
 
     def clean_token(self):
         return self.cleaned_data["token"].strip()
+
+
+class DomainErrorsMixin:
+    """Shows a service's DomainError on the field it names (or above the form)."""
+
+    field_aliases: dict[str, str] = {}
+
+    def add_domain_error(self, exc: DomainError) -> None:
+        field = self.field_aliases.get(exc.field, exc.field)
+        self.add_error(field if field in self.fields else None, exc.message)
+
+
+class InvitationForm(DomainErrorsMixin, forms.Form):
+    email = forms.EmailField(label="E-mail address", max_length=254)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.REPORTER)
+    username = forms.CharField(
+        label="Suggested username",
+        max_length=150,
+        required=False,
+        help_text="Optional: the invitee may choose another.",
+    )
+
+    def __init__(self, *args, may_invite_owners: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_invite_owners:
+            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]
+
+
+class NewAccountForm(DomainErrorsMixin, forms.Form):
+    """The invitee's own credentials; the service validates the username and password."""
+
+    username = forms.CharField(
+        max_length=150,
+        help_text="Letters, digits and @ . + - _ only.",
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
+    )
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    password = forms.CharField(
+        strip=False,
+        help_text="At least 12 characters, not a common or all-numeric one.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label="Password (again)",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return cleaned
+
+
+def _same_address(a: str, b: str) -> bool:
+    return (
+        unicodedata.normalize("NFKC", a).casefold() == unicodedata.normalize("NFKC", b).casefold()
+    )
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's, for every active account with the address, including one that never had a
+    password (made from the shell without one): a reset is how such an account starts."""
+
+    def get_users(self, email):
+        users = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+        return (user for user in users if _same_address(email, user.email))

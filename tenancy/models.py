@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, In
 from django.utils import timezone
 from django.utils.timezone import now
@@ -275,6 +276,115 @@ class ApiKey(TenantModel):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class InvitationQuerySet(TenantQuerySet):
+    def open(self):
+        """Neither accepted nor revoked: resending renews an expired one."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+    def pending(self):
+        """Open and not expired: the link in the last e-mail still works."""
+        return self.open().filter(expires_at__gt=timezone.now())
+
+    def with_status(self, status: str):
+        """Those whose :attr:`Invitation.status` is ``status``; all for an empty one."""
+        match status:
+            case Invitation.Status.PENDING:
+                return self.pending()
+            case Invitation.Status.EXPIRED:
+                return self.open().filter(expires_at__lte=timezone.now())
+            case Invitation.Status.ACCEPTED:
+                return self.filter(accepted_at__isnull=False)
+            case Invitation.Status.REVOKED:
+                return self.filter(revoked_at__isnull=False)
+        return self
+
+
+class Invitation(TenantModel):
+    """A person asked by e-mail to join an organization with a role.
+
+    Whoever holds the link chooses their own username and password, or accepts with the
+    account they are logged in with: nobody who invites ever sets or learns credentials.
+    The link carries a random secret of which only the SHA-256 digest is stored
+    (``token_hash``); it works until ``expires_at``, once, and not after a revocation or a
+    resend (which issues a new secret). Accepting creates the membership.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        EXPIRED = "expired", "Expired"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.REPORTER)
+    username = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="A suggested username for a new account; the invitee may choose another.",
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    send_count = models.PositiveIntegerField(default=0, editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        # Ordered by its own columns only: the token lookup, made before the organization
+        # is known, must touch this table alone (row-level security hides the others).
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_open_email",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="invitation_org_created")
+        ]
+
+    def __str__(self):
+        return f"{self.email} ({self.get_role_display()})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return self.Status.ACCEPTED
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        return self.Status.PENDING
+
+    def get_status_display(self) -> str:
+        return self.Status(self.status).label
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
 
 
 class AuditQuerySet(TenantQuerySet):

@@ -6,10 +6,11 @@ in ``app.organization_id``, a comma-separated list set per transaction with
 ``set_config(…, true)``. Unset, the policy matches nothing: it fails closed. The tables are
 found from the models after every migration, so a new tenant table is born protected.
 
-Two narrow, read-only exceptions let the web process find what it needs before it knows
-the organization: a user's own memberships (``app.user_id``) and the API key whose digest
-is being authenticated (``app.api_key_hash``), and the alert integration whose key an
-event was sent with (``app.integration_key``).
+Narrow, read-only exceptions let the web process find what it needs before it knows the
+organization: a user's own memberships (``app.user_id``), the API key whose digest is
+being authenticated (``app.api_key_hash``), the invitation whose link is being opened
+(``app.invitation_token_hash``), and the alert integration whose key an event was sent
+with (``app.integration_key``).
 
 Nothing here does anything on SQLite; layer 1 (scoped querysets) still applies there.
 """
@@ -28,6 +29,7 @@ TENANT_SETTING = "app.organization_id"
 USER_SETTING = "app.user_id"
 API_KEY_SETTING = "app.api_key_hash"
 INTEGRATION_KEY_SETTING = "app.integration_key"
+INVITATION_TOKEN_SETTING = "app.invitation_token_hash"
 
 _IN_TENANT = (
     "organization_id = ANY (string_to_array("
@@ -42,6 +44,10 @@ EXTRA_SELECT_POLICIES = {
     "tenancy_apikey": (
         "authenticating_key",
         f"key_hash = NULLIF(current_setting('{API_KEY_SETTING}', true), '')",
+    ),
+    "tenancy_invitation": (
+        "opening_invitation",
+        f"token_hash = NULLIF(current_setting('{INVITATION_TOKEN_SETTING}', true), '')",
     ),
 }
 # Apps add theirs in AppConfig.ready() with add_select_policy().
@@ -157,6 +163,11 @@ def set_user(user_id: int | None, using: str = DEFAULT_DB_ALIAS) -> None:
 def set_api_key_hash(key_hash: str, using: str = DEFAULT_DB_ALIAS) -> None:
     """Lets this transaction read the one API key with this digest."""
     _set(API_KEY_SETTING, key_hash, using)
+
+
+def set_invitation_token_hash(token_hash: str, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Lets this transaction read the one invitation whose link carries this digest."""
+    _set(INVITATION_TOKEN_SETTING, token_hash, using)
 
 
 def set_integration_key(key: str, using: str = DEFAULT_DB_ALIAS) -> None:

@@ -14,6 +14,8 @@ from tenancy.models import Role
 
 ALL_ROLES = tuple(Role)
 ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+# Who may list the members, with their e-mail addresses and roles.
+MEMBER_READERS = (Role.OWNER, Role.ADMIN, Role.RESPONDER)
 
 _grants: dict[str, set[str]] = {role.value: set() for role in Role}
 
@@ -44,11 +46,13 @@ def model_perms(app_label: str, model: str, actions=("view", "add", "change", "d
 
 def grant_tenancy_defaults() -> None:
     everyone = ALL_ROLES
-    grant(everyone, ["tenancy.view_organization", "tenancy.view_membership"])
+    grant(everyone, ["tenancy.view_organization"])
+    grant(MEMBER_READERS, ["tenancy.view_membership"])
     grant(everyone, ["tenancy.view_team", "tenancy.view_teammembership"])
     grant(ADMIN_ROLES, model_perms("tenancy", "membership", ("add", "change", "delete")))
     grant(ADMIN_ROLES, model_perms("tenancy", "team", ("add", "change", "delete")))
     grant(ADMIN_ROLES, model_perms("tenancy", "teammembership", ("add", "change", "delete")))
     grant(ADMIN_ROLES, model_perms("tenancy", "apikey"))
+    grant(ADMIN_ROLES, model_perms("tenancy", "invitation"))
     grant([Role.OWNER], ["tenancy.change_organization", "tenancy.manage_owners"])
     grant([Role.OWNER], ["tenancy.view_auditevent"])

@@ -4,8 +4,8 @@ import ipaddress
 
 from django.db.models import Count, Prefetch, Q
 
-from tenancy import rls
-from tenancy.models import AuditEvent, Membership, Team, TeamMembership
+from tenancy import rls, tokens
+from tenancy.models import AuditEvent, Invitation, Membership, Organization, Team, TeamMembership
 
 
 def team_list(*, organization, q: str = ""):
@@ -53,6 +53,41 @@ def memberships_of(*, user) -> list[Membership]:
             .select_related("organization")
             .order_by("organization__name")
         )
+
+
+def invitation_list(*, organization, status: str = ""):
+    """Newest first; ``status`` narrows to pending, expired, accepted or revoked ones."""
+    invitations = Invitation.objects.for_org(organization).select_related(
+        "invited_by", "accepted_by"
+    )
+    return invitations.with_status(status).order_by("-created_at", "-id")
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    """The pending invitation a link names, with its (active) organization, or None.
+
+    Runs before anyone knows the organization: row-level security lets the query see the
+    one invitation whose digest it names, so it reads that table alone.
+    """
+    digest = tokens.digest_of(token)
+    if digest is None:
+        return None
+    with rls.ensure_transaction():
+        rls.set_invitation_token_hash(digest)
+        invitation = (
+            Invitation.objects.unscoped()  # the link names its organization; nothing else can
+            .filter(token_hash=digest)
+            .order_by()
+            .first()
+        )
+        rls.set_invitation_token_hash("")
+    if invitation is None or invitation.status != Invitation.Status.PENDING:
+        return None
+    organization = Organization.objects.active().filter(pk=invitation.organization_id).first()
+    if organization is None:
+        return None
+    invitation.organization = organization
+    return invitation
 
 
 def user_teams(*, organization, user):

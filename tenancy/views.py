@@ -1,37 +1,62 @@
-"""Portal pages for the organization shell: home, teams and members."""
+"""Portal pages for the organization shell: home, teams, members and invitations, and the
+account pages (two-factor authentication, password reset, accepting an invitation)."""
 
 import re
 
 from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from tenancy import audit, selectors, two_factor
+from core import mail
+from core.errors import DomainError
+from tenancy import audit, selectors, services, two_factor
 from tenancy.access import org_member_required
-from tenancy.forms import TokenForm
-from tenancy.models import Role, Team
+from tenancy.forms import InvitationForm, NewAccountForm, PasswordResetForm, TokenForm
+from tenancy.models import Invitation, Organization, Role, Team
 
 
 @login_required
 def index(request):
-    """Straight to the only organization, or a picker when there are several."""
+    """Straight to the only organization, or a picker when there are several.
+
+    A superuser who is a member nowhere is told where to start instead: the admin, any
+    organization's portal, and the two-factor step the stricter organizations ask for.
+    """
     memberships = selectors.memberships_of(user=request.user)
     if len(memberships) == 1:
         return redirect("portal:home", org=memberships[0].organization.slug)
-    return render(request, "portal/index.html", {"memberships": memberships})
+    context = {"memberships": memberships}
+    if not memberships and request.user.is_superuser:
+        organizations = list(Organization.objects.active().order_by("name"))
+        context.update(
+            organizations=organizations,
+            two_factor_needed=any(o.require_two_factor for o in organizations)
+            and not two_factor.is_satisfied(request.user),
+            has_device=two_factor.confirmed_device(request.user) is not None,
+        )
+    return render(request, "portal/index.html", context)
 
 
 @org_member_required
 def org_home(request):
     organization = request.organization
+    can_list_members = request.user.has_perm("tenancy.view_membership", organization)
     context = {
         "my_teams": selectors.user_teams(organization=organization, user=request.user),
         "team_count": selectors.team_list(organization=organization).count(),
-        "member_count": selectors.member_list(organization=organization).count(),
+        "member_count": selectors.member_list(organization=organization).count()
+        if can_list_members
+        else None,
         "can_administer": request.user.has_perm("tenancy.change_team", organization),
     }
     return render(request, "portal/home.html", context)
@@ -53,16 +78,160 @@ def team_detail(request, team):
 
 @org_member_required
 def member_list(request):
+    """The members, with e-mail and role (responders and up); admins also invite here."""
+    return _member_list(request)
+
+
+def _member_list(request, *, invite_form=None, status=200):
+    organization = request.organization
+    if not request.user.has_perm("tenancy.view_membership", organization):
+        raise PermissionDenied
     q = request.GET.get("q", "").strip()[:100]
     role = request.GET.get("role", "")
     if role not in Role.values:
         role = ""
-    members = selectors.member_list(organization=request.organization, q=q, role=role)
-    return render(
-        request,
-        "portal/member_list.html",
-        {"members": members, "q": q, "role": role, "roles": Role.choices},
+    context = {
+        "members": selectors.member_list(organization=organization, q=q, role=role),
+        "q": q,
+        "role": role,
+        "roles": Role.choices,
+    }
+    if request.user.has_perm("tenancy.add_invitation", organization):
+        context["invite_form"] = invite_form or _invitation_form(request)
+        context["invitations"] = selectors.invitation_list(organization=organization).open()
+        context["invitation_valid_days"] = services.invitation_valid_days()
+        context["can_manage_invitations"] = request.user.has_perm(
+            "tenancy.change_invitation", organization
+        )
+        context["can_revoke_invitations"] = request.user.has_perm(
+            "tenancy.delete_invitation", organization
+        )
+    return render(request, "portal/member_list.html", context, status=status)
+
+
+def _invitation_form(request, data=None):
+    may_invite_owners = request.user.has_perm("tenancy.manage_owners", request.organization)
+    return InvitationForm(data, may_invite_owners=may_invite_owners)
+
+
+def _member_list_url(request):
+    return reverse("portal:member-list", kwargs={"org": request.organization.slug})
+
+
+@org_member_required
+@require_POST
+def invitation_create(request):
+    if not request.user.has_perm("tenancy.add_invitation", request.organization):
+        raise PermissionDenied
+    form = _invitation_form(request, request.POST)
+    if form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                organization=request.organization, actor=request.user, **form.cleaned_data
+            )
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, f"Invited {invitation.email}: the e-mail is on its way.")
+            return redirect(_member_list_url(request))
+    return _member_list(request, invite_form=form, status=400)
+
+
+def _invitation_or_404(request, invitation: int) -> Invitation:
+    return get_object_or_404(
+        selectors.invitation_list(organization=request.organization), pk=invitation
     )
+
+
+@org_member_required
+@require_POST
+def invitation_resend(request, invitation: int):
+    invitation = _invitation_or_404(request, invitation)
+    if not request.user.has_perm("tenancy.change_invitation", invitation):
+        raise PermissionDenied
+    try:
+        services.invitation_resend(
+            organization=request.organization, actor=request.user, invitation=invitation
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Sent a new link to {invitation.email}; the old one is void.")
+    return redirect(_member_list_url(request))
+
+
+@org_member_required
+@require_POST
+def invitation_revoke(request, invitation: int):
+    invitation = _invitation_or_404(request, invitation)
+    if not request.user.has_perm("tenancy.delete_invitation", invitation):
+        raise PermissionDenied
+    try:
+        services.invitation_revoke(
+            organization=request.organization, actor=request.user, invitation=invitation
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Revoked the invitation to {invitation.email}.")
+    return redirect(_member_list_url(request))
+
+
+@sensitive_variables("token")
+@sensitive_post_parameters("password", "password_again")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token: str):
+    """The link from the e-mail, before or after logging in: the token is the authorization.
+
+    Logged in, the person accepts with their account. Otherwise they choose a username and
+    password for a new account, unless the address has an account already: then they log
+    in first (or reset its password) and come back.
+    """
+    invitation = selectors.invitation_by_token(token)
+    if invitation is None:
+        return render(request, "portal/invitation.html", {"invalid": True}, status=404)
+    organization = invitation.organization
+    context = {"invitation": invitation, "organization": organization}
+    user = request.user
+    if user.is_authenticated:
+        if request.method == "POST":
+            try:
+                services.invitation_accept(
+                    organization=organization, invitation=invitation, user=user
+                )
+            except DomainError as exc:
+                context["error"] = exc.message
+                return render(request, "portal/invitation.html", context, status=409)
+            messages.success(request, f"Welcome to {organization.name}.")
+            return redirect("portal:home", org=organization.slug)
+        return render(request, "portal/invitation.html", context)
+
+    context["login_url"] = f"{reverse('login')}?next={request.path}"
+    if services.invitation_address_has_account(invitation):
+        context["has_account"] = True
+        return render(request, "portal/invitation.html", context)
+    form = NewAccountForm(request.POST or None, initial={"username": invitation.username})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = services.invitation_accept_new(
+                organization=organization,
+                invitation=invitation,
+                username=data["username"],
+                password=data["password"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+            )
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {organization.name}.")
+            return redirect("portal:home", org=organization.slug)
+    context["form"] = form
+    status = 400 if request.method == "POST" else 200
+    return render(request, "portal/invitation.html", context, status=status)
 
 
 AUDIT_PAGE_SIZE = 50
@@ -153,3 +322,26 @@ def account_two_factor(request):
         context["qr_svg"] = two_factor.qr_svg(pending)
         context["secret"] = two_factor.secret_for_manual_entry(pending)
     return render(request, "portal/two_factor.html", context)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's: the same answer whether or not an account has the address."""
+
+    form_class = PasswordResetForm
+    subject_template_name = "registration/password_reset.subject.txt"
+    email_template_name = "registration/password_reset.txt"
+    html_email_template_name = "registration/password_reset.html"
+
+    def form_valid(self, form):
+        self.extra_email_context = {"base_url": mail.absolute_url("")}
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's (the link works once, and not after a login or a password change); the
+    new password enters the audit log of each of the person's organizations."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        _record_everywhere(form.user, "auth.password_reset")
+        return response

@@ -31,6 +31,7 @@ MISSING = {
     "item": "999999",
     "view": "999999",
     "integration": "999999",
+    "invitation": "999999",
 }
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen); tests/incidents/test_closure.py walks them across organizations.
@@ -95,6 +96,9 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
     view = saved_views.saved_view_save(  # Saved queue views
         organization=other_org, owner=user, name="Secret view", query="status=new"
     )
+    invitation = services.invitation_create(  # Invitations
+        organization=other_org, actor=user, email="secret-invitee@example.com"
+    )
     return {
         "org": other_org.slug,
         "slug": "secret",
@@ -108,6 +112,7 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "view": str(view.pk),
         "service": "secret",  # Services pages
         "integration": str(integration.pk),
+        "invitation": str(invitation.pk),
     }
 
 

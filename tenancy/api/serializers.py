@@ -1,7 +1,17 @@
+from collections.abc import Mapping
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tenancy.models import AuditEvent, Membership, Organization, Role, Team, TeamMembership
+from tenancy.models import (
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamMembership,
+)
 
 User = get_user_model()
 
@@ -50,26 +60,68 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username", max_length=150)
-    email = serializers.EmailField(source="user.email", required=False, allow_blank=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
     name = serializers.CharField(source="user.get_full_name", read_only=True)
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.REPORTER)
+    role = serializers.ChoiceField(choices=Role.choices, read_only=True)
     teams = serializers.SerializerMethodField()
-    password = serializers.CharField(
-        write_only=True,
-        required=False,
-        style={"input_type": "password"},
-        help_text="Only when the user is new; without it they cannot log in until a "
-        "password is set.",
-    )
 
     class Meta:
         model = Membership
-        fields = ["username", "email", "name", "role", "teams", "created_at", "password"]
-        read_only_fields = ["created_at"]
+        fields = ["username", "email", "name", "role", "teams", "created_at"]
+        read_only_fields = fields
 
     def get_teams(self, obj) -> list[str]:
         return [tm.team.slug for tm in obj.user.team_memberships.all()]
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    """Whom to invite. The invitee chooses their own username and password."""
+
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.REPORTER)
+    username = serializers.CharField(
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A suggested username for a new account; the invitee may choose another.",
+    )
+
+    PASSWORD_REFUSED = (
+        "Members set their own password: they receive an invitation by e-mail and choose "
+        "their credentials when they accept it. Send no password."
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and "password" in data:
+            raise serializers.ValidationError({"password": [self.PASSWORD_REFUSED]})
+        return super().to_internal_value(data)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=Invitation.Status.choices, read_only=True)
+    invited_by = serializers.CharField(source="invited_by.username", default=None, read_only=True)
+    accepted_by = serializers.CharField(source="accepted_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "role",
+            "username",
+            "status",
+            "invited_by",
+            "created_at",
+            "sent_at",
+            "send_count",
+            "expires_at",
+            "accepted_at",
+            "accepted_by",
+            "revoked_at",
+        ]
+        read_only_fields = fields
 
 
 class MemberRoleSerializer(serializers.Serializer):

@@ -2,21 +2,33 @@ from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
-from tenancy import services
+from tenancy import selectors, services
 from tenancy.api.base import OrganizationScopedMixin
 from tenancy.api.serializers import (
     AuditEventSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
     MemberRoleSerializer,
     MemberSerializer,
     OrganizationSerializer,
     TeamMemberSerializer,
     TeamSerializer,
 )
-from tenancy.models import AuditEvent, Membership, Organization, Role, Team, TeamMembership
+from tenancy.models import (
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamMembership,
+)
 
 User = get_user_model()
 
@@ -152,12 +164,30 @@ class MemberFilter(filters.FilterSet):
         )
 
 
-class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
-    """People in the organization and their roles.
+def _invite(view, request, *, status_code):
+    """Both ways to invite (``members/`` and ``invitations/``) parse and answer alike."""
+    serializer = InvitationCreateSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    invitation = services.invitation_create(
+        organization=view.organization, actor=request.user, **serializer.validated_data
+    )
+    location = reverse(
+        "invitation-detail",
+        kwargs={"org": view.organization.slug, "invitation": invitation.pk},
+        request=request,
+    )
+    return Response(
+        InvitationSerializer(invitation).data, status=status_code, headers={"Location": location}
+    )
 
-    Adding a username that does not exist yet creates the user (with ``email`` and an
-    optional ``password``); an existing user is added only when ``email`` matches theirs.
-    Only owners can make, change or remove owners, and an
+
+class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
+    """People in the organization and their roles (owners, admins and responders).
+
+    ``POST`` invites: the person receives an e-mail with a link where they choose their
+    own username and password, or accept with the account they have; they become a member
+    when they accept (202 and the invitation, see ``invitations/``). Nobody sets another
+    person's password here. Only owners can make, change or remove owners, and an
     organization always keeps one owner.
     """
 
@@ -168,6 +198,7 @@ class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     filterset_class = MemberFilter
     cursor_ordering = ("id",)
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    action_perms = {"create": "tenancy.add_invitation"}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -182,22 +213,16 @@ class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     def get_serializer_class(self):
         if self.action == "partial_update":
             return MemberRoleSerializer
+        if self.action == "create":
+            return InvitationCreateSerializer
         return MemberSerializer
 
+    @extend_schema(
+        request=InvitationCreateSerializer,
+        responses={202: OpenApiResponse(InvitationSerializer, "The invitation, e-mailed.")},
+    )
     def create(self, request, *args, **kwargs):
-        serializer = MemberSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        membership = services.member_add(
-            organization=self.organization,
-            actor=request.user,
-            username=data["user"]["username"],
-            email=data["user"].get("email", ""),
-            role=data["role"],
-            password=data.get("password"),
-        )
-        membership = self.get_queryset().get(pk=membership.pk)
-        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return _invite(self, request, status_code=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=MemberRoleSerializer, responses=MemberSerializer)
     def partial_update(self, request, *args, **kwargs):
@@ -216,6 +241,69 @@ class MemberViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         services.membership_remove(
             organization=self.organization, actor=self.request.user, membership=instance
         )
+
+
+class InvitationFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Invitation.Status.choices, method="by_status")
+    email = filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Invitation
+        fields = ["status", "email"]
+
+    def by_status(self, queryset, name, value):
+        return queryset.with_status(value)
+
+
+class InvitationViewSet(
+    OrganizationScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Invitations to join the organization (owners and admins), newest first.
+
+    ``POST`` e-mails a link to ``email``; ``DELETE`` revokes it (the link stops working,
+    the invitation stays listed); ``resend/`` mails a new link with a new expiry (the old
+    link stops working). The link itself is never shown here: only the invitee gets it.
+    """
+
+    serializer_class = InvitationSerializer
+    filterset_class = InvitationFilter
+    lookup_url_kwarg = "invitation"
+    lookup_value_regex = r"[0-9]+"
+    action_perms = {"resend": "tenancy.change_invitation"}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Invitation.objects.none()
+        return selectors.invitation_list(organization=self.organization)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return InvitationCreateSerializer
+        return InvitationSerializer
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
+    def create(self, request, *args, **kwargs):
+        return _invite(self, request, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        services.invitation_revoke(
+            organization=self.organization, actor=request.user, invitation=self.get_object()
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=InvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def resend(self, request, *args, **kwargs):
+        invitation = services.invitation_resend(
+            organization=self.organization, actor=request.user, invitation=self.get_object()
+        )
+        return Response(InvitationSerializer(invitation).data)
 
 
 class AuditEventFilter(filters.FilterSet):

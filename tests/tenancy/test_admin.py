@@ -4,7 +4,15 @@ import pytest
 from django.urls import reverse
 
 from tenancy import keys, services
-from tenancy.models import ApiKey, Membership, Organization, Role, Team, TeamMembership
+from tenancy.models import (
+    ApiKey,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamMembership,
+)
 from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
@@ -137,32 +145,61 @@ def test_admin_adds_team_with_members_inline(client_for, member, org):
     assert (tm.user, tm.role, tm.organization_id) == (responder, "lead", org.pk)
 
 
-def test_admin_adds_a_new_member_by_username(client_for, member, org):
+def test_admins_invite_in_the_admin_and_cannot_add_accounts_directly(
+    client_for, member, make_user, org, mailoutbox, django_capture_on_commit_callbacks
+):
+    make_user("existing")
     client = client_for(member(Role.ADMIN))
-    response = client.post(
+    # No direct adding: the add page is refused and the old way (username, e-mail) too.
+    assert client.get(reverse("admin:tenancy_membership_add")).status_code == 403
+    refused = client.post(
         reverse("admin:tenancy_membership_add"),
-        {
-            "organization": org.pk,
-            "username": "newbie",
-            "email": "n@example.com",
-            "role": "responder",
-        },
+        {"organization": org.pk, "username": "existing", "email": "existing@example.com"},
     )
-    assert response.status_code == 302
-    membership = Membership.objects.for_org(org).get(user__username="newbie")
-    assert membership.role == Role.RESPONDER
-    assert not membership.user.has_usable_password()
+    assert refused.status_code == 403
+    assert not Membership.objects.for_org(org).filter(user__username="existing").exists()
+    changelist = client.get(changelist_url(Membership)).content.decode()
+    assert reverse("admin:tenancy_invitation_add") in changelist
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:tenancy_invitation_add"),
+            {"organization": org.pk, "email": "newbie@example.com", "role": "responder"},
+        )
+    assert response.status_code == 302, response.content.decode()
+    invitation = Invitation.objects.for_org(org).get()
+    assert (invitation.email, invitation.role) == ("newbie@example.com", Role.RESPONDER)
+    assert [m.to for m in mailoutbox] == [["newbie@example.com"]]
+    assert not Membership.objects.for_org(org).filter(user__email="newbie@example.com").exists()
 
 
-def test_admin_cannot_grant_owner_in_admin(client_for, member, org):
+def test_admin_cannot_invite_an_owner_in_admin(client_for, member, org):
     client = client_for(member(Role.ADMIN))
     response = client.post(
-        reverse("admin:tenancy_membership_add"),
-        {"organization": org.pk, "username": "wannabe", "role": "owner"},
+        reverse("admin:tenancy_invitation_add"),
+        {"organization": org.pk, "email": "wannabe@example.com", "role": "owner"},
     )
     assert response.status_code == 200
     assert "Only an owner" in response.content.decode()
-    assert not Membership.objects.unscoped().filter(user__username="wannabe").exists()
+    assert not Invitation.objects.for_org(org).exists()
+
+
+def test_a_superuser_adds_an_existing_account_in_the_admin(client_for, make_user, org):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    existing = make_user("existing")
+    client = client_for(root)
+    response = client.post(
+        reverse("admin:tenancy_membership_add"),
+        {"organization": org.pk, "user": existing.pk, "role": "admin"},
+    )
+    assert response.status_code == 302, response.content.decode()
+    assert Membership.objects.for_org(org).get(user=existing).role == Role.ADMIN
+    again = client.post(
+        reverse("admin:tenancy_membership_add"),
+        {"organization": org.pk, "user": existing.pk, "role": "admin"},
+    )
+    assert again.status_code == 200
+    assert "a member already" in again.content.decode()
 
 
 def test_last_owner_cannot_be_demoted_in_admin(client_for, member, org):

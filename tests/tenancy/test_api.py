@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tenancy import services
-from tenancy.models import Membership, Role, Team, TeamMembership
+from tenancy.models import Invitation, Membership, Role, Team, TeamMembership
 from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +147,7 @@ def test_foreign_user_cannot_be_added_to_a_team_by_username(
 
 
 def test_lists_only_show_own_organization(api_client_for, member, org, team, foreign):
-    client = api_client_for(member(Role.STAKEHOLDER))
+    client = api_client_for(member(Role.RESPONDER))
     teams = client.get(url(org, "team-list")).json()["results"]
     assert [t["slug"] for t in teams] == ["platform"]
     members = client.get(url(org, "member-list")).json()["results"]
@@ -278,73 +278,93 @@ def test_page_size_is_capped(api_client_for, member, org):
 # --- members ------------------------------------------------------------------------------
 
 
-def test_admin_adds_existing_and_new_users(api_client_for, member, make_user, org):
+def test_posting_a_member_invites_them_and_creates_no_account(
+    api_client_for, member, make_user, org, mailoutbox, django_capture_on_commit_callbacks
+):
     client = api_client_for(member(Role.ADMIN))
     make_user("existing")
-    added = client.post(
-        url(org, "member-list"),
-        {"username": "existing", "email": "EXISTING@example.com", "role": "responder"},
+    with django_capture_on_commit_callbacks(execute=True):
+        invited = client.post(
+            url(org, "member-list"),
+            {"email": "existing@example.com", "role": "responder", "username": "ignored"},
+        )
+    assert invited.status_code == 202, invited.content
+    body = invited.json()
+    assert (body["email"], body["role"], body["status"]) == (
+        "existing@example.com",
+        "responder",
+        "pending",
     )
-    assert added.status_code == 201, added.content
-    assert added.json()["role"] == "responder"
-    created = client.post(
-        url(org, "member-list"),
-        {"username": "fresh", "email": "fresh@example.com", "password": "a-good-long-passphrase"},
-    )
-    assert created.status_code == 201
-    assert created.json()["role"] == "reporter"
-    assert created.json()["email"] == "fresh@example.com"
-    assert "password" not in created.json()
-    assert Membership.objects.for_org(org).filter(user__username="fresh").exists()
+    assert invited["Location"].endswith(url(org, "invitation-detail", invitation=body["id"]))
+    assert [m.to for m in mailoutbox] == [["existing@example.com"]]
+    # Nobody joins, and no account comes into being, until the person accepts.
+    assert not Membership.objects.for_org(org).filter(user__username="existing").exists()
+    assert not User.objects.filter(username="ignored").exists()
+    # The link goes to the invitee only: the inviter's answer never carries it.
+    assert "/invitations/" not in invited.content.decode()
 
 
-def test_member_create_bad_input(api_client_for, member, make_user, org):
+def test_member_invitation_bad_input(api_client_for, member, org):
     client = api_client_for(member(Role.ADMIN))
-    make_user("existing")
     cases = [
-        ({"username": "x", "role": "emperor"}, "role"),
-        ({"username": "x", "email": "not-an-email"}, "email"),
-        ({"username": "x" * 500}, "username"),
-        ({"username": "weak", "password": "123"}, "password"),
-        ({}, "username"),
+        ({"email": "x@example.com", "role": "emperor"}, "role"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "x@example.com", "username": "x" * 500}, "username"),
+        ({"email": "x@example.com", "username": "<script>x</script>"}, "username"),
+        ({"email": "x@example.com", "username": "spaced user"}, "username"),
+        ({"username": "someone"}, "email"),
+        ({}, "email"),
     ]
     for body, field in cases:
         response = client.post(url(org, "member-list"), body, format="json")
         assert response.status_code == 400, (body, response.content)
         assert field in response.json(), (body, response.json())
-    body = {"username": "existing", "email": "existing@example.com"}
-    assert client.post(url(org, "member-list"), body).status_code == 201
-    assert client.post(url(org, "member-list"), body).status_code == 409
-    assert not User.objects.filter(username__in=["x", "weak"]).exists()
+    body = {"email": "dup@example.com"}
+    assert client.post(url(org, "member-list"), body).status_code == 202
+    again = client.post(url(org, "member-list"), body)
+    assert again.status_code == 409
+    assert "resend" in again.json()["email"][0]
+    assert Invitation.objects.for_org(org).count() == 1
 
 
-def test_adding_an_existing_user_reveals_nothing_without_their_email(
-    api_client_for, member, org, other_org
-):
-    member(Role.REPORTER, organization=other_org, username="stranger")
+def test_a_password_is_refused_with_a_clear_400(api_client_for, member, org):
     client = api_client_for(member(Role.ADMIN))
     for body in (
-        {"username": "stranger"},
-        {"username": "stranger", "email": "guess@example.com"},
-        {"username": "stranger", "email": "stranger@example.com", "password": "taking-it-over-1"},
+        {"username": "fresh", "email": "fresh@example.com", "password": "a-good-long-passphrase"},
+        {"email": "fresh@example.com", "password": ""},
     ):
-        response = client.post(url(org, "member-list"), body)
-        assert response.status_code == 409, body
-        assert set(response.json()) == {"username"}
-        assert "stranger@example.com" not in response.content.decode()
-    assert not Membership.objects.for_org(org).filter(user__username="stranger").exists()
-    stranger = User.objects.get(username="stranger")
-    assert stranger.check_password("a-long-test-password-1")
+        response = client.post(url(org, "member-list"), body, format="json")
+        assert response.status_code == 400
+        assert set(response.json()) == {"password"}
+        assert "set their own password" in response.json()["password"][0]
+    assert not User.objects.filter(username="fresh").exists()
+    assert not Invitation.objects.for_org(org).exists()
 
 
-def test_a_refused_member_creation_leaves_no_user_behind(api_client_for, member, org):
+def test_inviting_reveals_nothing_about_accounts_elsewhere(api_client_for, member, org, other_org):
+    member(Role.REPORTER, organization=other_org, username="stranger")
     client = api_client_for(member(Role.ADMIN))
-    response = client.post(
-        url(org, "member-list"),
-        {"username": "newguy", "role": "owner", "password": "a-password-chosen-by-admin"},
-    )
+    known = client.post(url(org, "member-list"), {"email": "stranger@example.com"}).json()
+    unknown = client.post(url(org, "member-list"), {"email": "nobody@example.com"}).json()
+    ignore = {"id", "email", "created_at", "sent_at", "expires_at"}
+    assert {k: v for k, v in known.items() if k not in ignore} == {
+        k: v for k, v in unknown.items() if k not in ignore
+    }
+    assert not Membership.objects.for_org(org).filter(user__username="stranger").exists()
+    # Inviting a present member is refused: the organization's own members are no secret.
+    member(Role.RESPONDER, username="present")
+    response = client.post(url(org, "member-list"), {"email": "PRESENT@example.com"})
+    assert response.status_code == 409
+    assert set(response.json()) == {"email"}
+
+
+def test_a_refused_invitation_leaves_nothing_behind(api_client_for, member, org, mailoutbox):
+    client = api_client_for(member(Role.ADMIN))
+    response = client.post(url(org, "member-list"), {"email": "boss@example.com", "role": "owner"})
     assert response.status_code == 403
-    assert not User.objects.filter(username="newguy").exists()
+    assert set(response.json()) == {"role"}
+    assert not Invitation.objects.for_org(org).exists()
+    assert mailoutbox == []
 
 
 def test_only_owners_make_owners(api_client_for, member, org):
@@ -379,16 +399,48 @@ def test_removing_a_member_removes_their_team_places(api_client_for, member, org
     assert leaving.__class__.objects.filter(pk=leaving.pk).exists()
 
 
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.RESPONDER])
+def test_responders_and_up_list_members_with_email_and_role(
+    api_client_for, api_key_for, member, org, role
+):
+    member(Role.REPORTER, username="someone")
+    for principal in (member(role), api_key_for(role)):
+        client = api_client_for(principal)
+        listing = client.get(url(org, "member-list"))
+        assert listing.status_code == 200
+        someone = next(m for m in listing.json()["results"] if m["username"] == "someone")
+        assert (someone["email"], someone["role"]) == ("someone@example.com", "reporter")
+        detail = client.get(url(org, "member-detail", username="someone"))
+        assert detail.json()["email"] == "someone@example.com"
+
+
+@pytest.mark.parametrize("role", [Role.REPORTER, Role.STAKEHOLDER])
+def test_reporters_and_stakeholders_do_not_list_members(
+    api_client_for, api_key_for, member, org, role
+):
+    member(Role.REPORTER, username="someone")
+    for principal in (member(role), api_key_for(role)):
+        client = api_client_for(principal)
+        for response in (
+            client.get(url(org, "member-list")),
+            client.get(url(org, "member-list"), {"q": "someone@example.com"}),
+            client.get(url(org, "member-detail", username="someone")),
+        ):
+            assert response.status_code == 403
+            assert "someone" not in response.content.decode()
+
+
 @pytest.mark.parametrize("role", [Role.RESPONDER, Role.REPORTER, Role.STAKEHOLDER])
-def test_non_admins_read_but_do_not_manage_members(api_client_for, member, org, role):
+def test_non_admins_do_not_manage_members(api_client_for, member, org, role):
     client = api_client_for(member(role))
     member(Role.REPORTER, username="someone")
-    assert client.get(url(org, "member-list")).status_code == 200
-    assert client.post(url(org, "member-list"), {"username": "new"}).status_code == 403
+    invited = client.post(url(org, "member-list"), {"email": "new@example.com"})
+    assert invited.status_code == 403
     detail = url(org, "member-detail", username="someone")
     assert client.patch(detail, {"role": "admin"}).status_code == 403
     assert client.delete(detail).status_code == 403
     assert Membership.objects.unscoped().get(user__username="someone").role == Role.REPORTER
+    assert not Invitation.objects.for_org(org).exists()
 
 
 def test_member_filters(api_client_for, member, org, team):
@@ -406,7 +458,7 @@ def test_member_list_query_count_is_constant(
 ):
     for _ in range(15):
         services.team_member_add(organization=org, actor=None, team=team, user=member())
-    client = api_client_for(api_key_for(Role.STAKEHOLDER))
+    client = api_client_for(api_key_for(Role.RESPONDER))
     with django_assert_max_num_queries(10):
         response = client.get(url(org, "member-list"), {"page_size": page_size})
     assert len(response.json()["results"]) == min(page_size, 16)

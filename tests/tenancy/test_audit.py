@@ -1,9 +1,13 @@
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tenancy import services
 from tenancy.models import AuditEvent, Role
 from tests.conftest import PASSWORD
+from tests.tenancy.invitations import invitation_path
+
+User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 
@@ -12,30 +16,60 @@ def events(organization, **filters):
     return list(AuditEvent.objects.for_org(organization).filter(**filters).order_by("id"))
 
 
-def test_member_and_role_changes_are_recorded_with_actor_ip_and_values(api_client_for, member, org):
+def test_member_and_role_changes_are_recorded_with_actor_ip_and_values(
+    api_client_for, client, member, org, mailoutbox, django_capture_on_commit_callbacks
+):
     owner = member(Role.OWNER, username="boss")
-    client = api_client_for(owner)
-    client.post(
-        reverse("member-list", kwargs={"org": org.slug}),
-        {"username": "newbie", "role": "responder"},
-        REMOTE_ADDR="203.0.113.9",
+    api = api_client_for(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(
+            reverse("member-list", kwargs={"org": org.slug}),
+            {"email": "newbie@example.com", "role": "responder"},
+            REMOTE_ADDR="203.0.113.9",
+        )
+    (invited,) = events(org, action__startswith="invitation.")
+    assert (invited.action, invited.actor, invited.ip_address) == (
+        "invitation.created",
+        owner,
+        "203.0.113.9",
     )
-    client.patch(
+    assert invited.after["email"] == "newbie@example.com"
+    assert invited.after["role"] == "responder"
+
+    link = invitation_path(mailoutbox[-1])
+    client.post(
+        link,
+        {"username": "newbie", "password": PASSWORD, "password_again": PASSWORD},
+        REMOTE_ADDR="198.51.100.4",
+    )
+    newbie = User.objects.get(username="newbie")
+    accepted = events(org, action="invitation.accepted")[0]
+    assert (accepted.actor, accepted.ip_address) == (newbie, "198.51.100.4")
+    assert accepted.target_id == invited.target_id
+
+    api.patch(
         reverse("member-detail", kwargs={"org": org.slug, "username": "newbie"}),
         {"role": "admin"},
         REMOTE_ADDR="203.0.113.9",
     )
-    client.delete(reverse("member-detail", kwargs={"org": org.slug, "username": "newbie"}))
-    added, changed, removed = events(org, action__startswith="member.", actor=owner)
-    assert (added.action, added.after) == (
+    api.delete(reverse("member-detail", kwargs={"org": org.slug, "username": "newbie"}))
+    added, changed, removed = events(
+        org, action__startswith="member.", target_label__startswith="newbie"
+    )
+    assert (added.action, added.actor, added.after) == (
         "member.added",
+        newbie,
         {"username": "newbie", "role": "responder"},
     )
-    assert (changed.before, changed.after) == ({"role": "responder"}, {"role": "admin"})
-    assert removed.action == "member.removed"
+    assert (changed.actor, changed.before, changed.after) == (
+        owner,
+        {"role": "responder"},
+        {"role": "admin"},
+    )
+    assert (removed.action, removed.actor) == ("member.removed", owner)
     assert removed.before == {"username": "newbie", "role": "admin"}
-    assert added.actor_label == "boss"
-    assert added.ip_address == "203.0.113.9"
+    assert changed.actor_label == "boss"
+    assert changed.ip_address == "203.0.113.9"
 
 
 def test_key_creation_and_revocation_are_recorded(org, member, api_key_for, api_client_for):

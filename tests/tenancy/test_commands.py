@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from tenancy import keys
 from tenancy.management.commands.seed_demo import PASSWORD
-from tenancy.models import ApiKey, Membership, Organization, Role, Team
+from tenancy.models import ApiKey, Invitation, Membership, Organization, Role, Team
 from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +67,13 @@ def test_create_user_rejects_weak_password_and_unknown_org(org):
         run("create_user", "lost", "--org", "nowhere", "--password", "a-decent-passphrase")
 
 
+@pytest.mark.parametrize("username", ["<script>x</script>", "spaced user", ""])
+def test_create_user_validates_the_username(org, username):
+    with pytest.raises(CommandError, match="username"):
+        run("create_user", username, "--password", "a-decent-passphrase", "--org", org.slug)
+    assert not Membership.objects.for_org(org).exists()
+
+
 def test_create_user_without_password_needs_a_terminal(org, monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(CommandError, match="terminal"):
@@ -102,6 +109,13 @@ def test_seed_demo_runs_once_and_prints_logins(client):
         assert Membership.objects.unscoped().filter(organization__slug="acme", role=role).exists()
     assert Team.objects.unscoped().filter(organization__slug="acme").count() >= 3
     assert ApiKey.objects.unscoped().filter(organization__slug="acme").count() == 1
+    (invitation,) = Invitation.objects.unscoped().filter(organization__slug="acme")
+    assert (invitation.email, invitation.status, invitation.invited_by.username) == (
+        "ivy@example.com",
+        "pending",
+        "alice",
+    )
+    assert "Pending invitation: ivy@example.com" in out
     assert log_in(client, "carol", PASSWORD)
     again, _ = run("seed_demo")
     assert "exists already" in again

@@ -66,9 +66,30 @@ def test_every_role_sees_the_shell(client_for, member, org, teams, role):
         portal("home", org),
         portal("team-list", org),
         portal("team-detail", org, team="platform"),
-        portal("member-list", org),
     ):
         assert client.get(target).status_code == 200, target
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.RESPONDER])
+def test_responders_and_up_see_members_with_email_and_role(client_for, member, org, role):
+    member(Role.REPORTER, username="zed")
+    client = client_for(member(role))
+    home = client.get(portal("home", org)).content.decode()
+    assert portal("member-list", org) in home
+    page = client.get(portal("member-list", org)).content.decode()
+    assert "<td>zed@example.com</td><td>Reporter</td>" in page
+
+
+@pytest.mark.parametrize("role", [Role.REPORTER, Role.STAKEHOLDER])
+def test_reporters_and_stakeholders_do_not_see_members(client_for, member, org, role):
+    member(Role.RESPONDER, username="zed")
+    client = client_for(member(role))
+    home = client.get(portal("home", org)).content.decode()
+    assert portal("member-list", org) not in home  # neither the card nor the navigation
+    for query in ({}, {"q": "zed@example.com"}):
+        response = client.get(portal("member-list", org), query)
+        assert response.status_code == 403
+        assert "zed" not in response.content.decode()
 
 
 def test_admin_link_only_for_administrators(client_for, member, org):
@@ -124,8 +145,8 @@ def test_member_page_query_count_is_constant(
 ):
     for _ in range(size):
         services.team_member_add(organization=org, actor=None, team=teams["ours"], user=member())
-    client = client_for(member())
-    with django_assert_max_num_queries(12):
+    client = client_for(member(Role.ADMIN))  # members, and the open invitations
+    with django_assert_max_num_queries(14):
         assert client.get(portal("member-list", org)).status_code == 200
 
 

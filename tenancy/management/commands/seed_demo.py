@@ -1,4 +1,5 @@
-"""A demo installation: two organizations, a user for every role, teams and an API key.
+"""A demo installation: two organizations, a user for every role, teams, an API key and a
+pending invitation.
 
 Runs once: when the demo organization exists it only prints the logins again. Other apps
 add their demo data by defining ``seed_demo(self, *, organization, users, stdout)`` on
@@ -31,6 +32,8 @@ ORGANIZATIONS = [
             ("erin", "Erin", "Fischer", Role.REPORTER),
             ("frank", "Frank", "Moreau", Role.STAKEHOLDER),
         ],
+        # Invited by the owner, not yet accepted: the e-mail (console backend) has the link.
+        "invitations": [("ivy@example.com", "ivy", Role.RESPONDER, "alice")],
         "teams": [
             ("platform", "Platform SRE", "Kubernetes, databases and the edge.", ["carol", "dave"]),
             ("network", "Network Operations", "WAN, VPN and office networks.", ["dave"]),
@@ -54,7 +57,10 @@ ORGANIZATIONS = [
 
 
 class Command(BaseCommand):
-    help = "Seed demo organizations, users for every role, teams and an API key (once)."
+    help = (
+        "Seed demo organizations, users for every role, teams, an API key and a pending "
+        "invitation (once)."
+    )
 
     def handle(self, *args, **options):
         if Organization.objects.filter(slug=ORGANIZATIONS[0]["slug"]).exists():
@@ -94,6 +100,14 @@ class Command(BaseCommand):
                 services.membership_create(
                     organization=organization, actor=None, user=users[username], role=role
                 )
+            for email, username, role, inviter in spec.get("invitations", []):
+                services.invitation_create(
+                    organization=organization,
+                    actor=users[inviter],
+                    email=email,
+                    role=role,
+                    username=username,
+                )
             for slug, name, description, members in spec["teams"]:
                 team = services.team_create(
                     organization=organization,
@@ -131,3 +145,9 @@ class Command(BaseCommand):
             "  (globex requires two-factor authentication of its owners and admins: gina is "
             "asked to set up an authenticator app)"
         )
+        for spec in ORGANIZATIONS:
+            for email, _username, role, _inviter in spec.get("invitations", []):
+                self.stdout.write(
+                    f"Pending invitation: {email} to {spec['slug']} as {role.label.lower()} "
+                    "(see its members page; the e-mail with the link went to the mail backend)"
+                )
