@@ -370,3 +370,288 @@ def test_only_owners_invite_owners(org, member):
     services.invitation_create(
         organization=org, actor=member(Role.OWNER), email="o@example.com", role=Role.OWNER
     )
+
+
+# The API: invitations/ ----------------------------------------------------------------------
+
+
+def test_admins_create_list_resend_and_revoke_invitations_in_the_api(
+    api_client_for, member, org, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = api_client_for(member(Role.ADMIN, username="ada"))
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            api(org, "invitation-list"), {"email": "ivy@example.com", "role": "responder"}
+        )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["email"], body["role"], body["status"], body["invited_by"]) == (
+        "ivy@example.com",
+        "responder",
+        "pending",
+        "ada",
+    )
+    assert "token" not in created.content.decode()
+    first_link = invitation_path(mailoutbox[-1])
+    assert first_link not in created.content.decode()
+
+    detail = api(org, "invitation-detail", invitation=body["id"])
+    listing = client.get(api(org, "invitation-list")).json()["results"]
+    assert [i["email"] for i in listing] == ["ivy@example.com"]
+    assert client.get(detail).json()["send_count"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = client.post(api(org, "invitation-resend", invitation=body["id"]))
+    assert resent.status_code == 200
+    assert resent.json()["send_count"] == 2
+    assert len(mailoutbox) == 2
+    assert Client().get(first_link).status_code == 404
+
+    assert client.delete(detail).status_code == 204
+    assert client.get(detail).json()["status"] == "revoked"
+    assert Client().get(invitation_path(mailoutbox[-1])).status_code == 404
+    assert client.post(api(org, "invitation-resend", invitation=body["id"])).status_code == 409
+    assert [i["status"] for i in client.get(api(org, "invitation-list")).json()["results"]] == [
+        "revoked"
+    ]
+
+
+def test_invitation_list_filters_by_status(api_client_for, member, org, invite, client):
+    _, link = invite("accepted@example.com")
+    client.post(link, new_account("accepted"))
+    invite("pending@example.com")
+    expired, _ = invite("expired@example.com")
+    Invitation.objects.for_org(org).filter(pk=expired.pk).update(expires_at=timezone.now())
+    api_client = api_client_for(member(Role.OWNER))
+    for status, email in [
+        ("pending", "pending@example.com"),
+        ("expired", "expired@example.com"),
+        ("accepted", "accepted@example.com"),
+    ]:
+        found = api_client.get(api(org, "invitation-list"), {"status": status}).json()
+        assert [i["email"] for i in found["results"]] == [email], status
+    assert api_client.get(api(org, "invitation-list"), {"status": "bogus"}).status_code == 400
+
+
+@pytest.mark.parametrize("role", [Role.RESPONDER, Role.REPORTER, Role.STAKEHOLDER])
+def test_only_owners_and_admins_see_and_manage_invitations(
+    api_client_for, api_key_for, member, org, invite, role
+):
+    invitation, _link = invite()
+    for principal in (member(role), api_key_for(role)):
+        client = api_client_for(principal)
+        detail = api(org, "invitation-detail", invitation=invitation.pk)
+        assert client.get(api(org, "invitation-list")).status_code == 403
+        assert client.get(detail).status_code == 403
+        created = client.post(api(org, "invitation-list"), {"email": "x@example.com"})
+        assert created.status_code == 403
+        assert client.delete(detail).status_code == 403
+        resend = client.post(api(org, "invitation-resend", invitation=invitation.pk))
+        assert resend.status_code == 403
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.send_count) == ("pending", 1)
+    assert Invitation.objects.for_org(org).count() == 1
+
+
+@pytest.mark.parametrize("credential", ["session", "api_key"])
+def test_another_organizations_invitations_answer_404(
+    api_client_for, api_key_for, member, org, other_org, invite, credential
+):
+    theirs, _link = invite("secret@example.com", organization=other_org)
+    principal = member(Role.OWNER) if credential == "session" else api_key_for(Role.OWNER)
+    client = api_client_for(principal)
+    for target in (
+        api(org, "invitation-detail", invitation=theirs.pk),
+        api(other_org, "invitation-detail", invitation=theirs.pk),
+    ):
+        assert client.get(target).status_code == 404
+        assert client.delete(target).status_code == 404
+    for org_of_url in (org, other_org):
+        resend = api(org_of_url, "invitation-resend", invitation=theirs.pk)
+        assert client.post(resend).status_code == 404
+    assert client.get(api(other_org, "invitation-list")).status_code == 404
+    assert (
+        client.post(api(other_org, "invitation-list"), {"email": "x@example.com"}).status_code
+        == 404
+    )
+    assert "secret@example.com" not in client.get(api(org, "invitation-list")).content.decode()
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.send_count) == ("pending", 1)
+
+
+@pytest.mark.parametrize("page_size", [1, 50])
+def test_invitation_list_query_count_is_constant(
+    api_client_for, member, org, page_size, django_assert_max_num_queries
+):
+    admin = member(Role.ADMIN)
+    for index in range(12):
+        services.invitation_create(organization=org, actor=admin, email=f"p{index}@example.com")
+    client = api_client_for(admin)
+    with django_assert_max_num_queries(8):
+        response = client.get(api(org, "invitation-list"), {"page_size": page_size})
+    assert len(response.json()["results"]) == min(page_size, 12)
+
+
+# The portal members page ------------------------------------------------------------------
+
+
+def test_admins_invite_from_the_members_page(
+    client_for, member, org, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = client_for(member(Role.ADMIN))
+    response = client.get(portal("member-list", org))
+    assert portal("invitation-create", org) in response.content.decode()
+    roles = [value for value, _ in response.context["invite_form"].fields["role"].choices]
+    assert roles == ["admin", "responder", "reporter", "stakeholder"]  # no owners
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            portal("invitation-create", org),
+            {"email": "ivy@example.com", "role": "responder", "username": "ivy"},
+        )
+    assert response.status_code == 302
+    assert mailoutbox[-1].to == ["ivy@example.com"]
+    page = client.get(portal("member-list", org)).content.decode()
+    assert "Invited ivy@example.com" in page
+    assert "<td>ivy@example.com</td><td>Responder</td>" in page
+    invitation = Invitation.objects.for_org(org).get()
+    assert portal("invitation-resend", org, invitation=invitation.pk) in page
+    assert portal("invitation-revoke", org, invitation=invitation.pk) in page
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"email": "nope", "role": "responder"}, "valid email"),
+        ({"email": "x@example.com", "role": "owner"}, "valid choice"),
+        ({"email": "x@example.com", "role": "reporter", "username": "spaced user"}, "letters"),
+    ],
+)
+def test_a_refused_invitation_is_a_form_error(client_for, member, org, data, message):
+    client = client_for(member(Role.ADMIN))
+    response = client.post(portal("invitation-create", org), data)
+    assert response.status_code == 400
+    assert message in response.content.decode().lower()
+    assert not Invitation.objects.for_org(org).exists()
+
+
+def test_owners_may_invite_owners_from_the_members_page(client_for, member, org):
+    client = client_for(member(Role.OWNER))
+    form = client.get(portal("member-list", org)).context["invite_form"]
+    assert "owner" in [value for value, _ in form.fields["role"].choices]
+    response = client.post(
+        portal("invitation-create", org), {"email": "o@example.com", "role": "owner"}
+    )
+    assert response.status_code == 302
+    assert Invitation.objects.for_org(org).get().role == Role.OWNER
+
+
+def test_resend_and_revoke_from_the_members_page(
+    client_for, member, org, invite, mailoutbox, django_capture_on_commit_callbacks
+):
+    invitation, old_link = invite()
+    client = client_for(member(Role.ADMIN))
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = client.post(portal("invitation-resend", org, invitation=invitation.pk))
+    assert resent.status_code == 302
+    assert Client().get(old_link).status_code == 404
+    new_link = invitation_path(mailoutbox[-1])
+    revoked = client.post(portal("invitation-revoke", org, invitation=invitation.pk))
+    assert revoked.status_code == 302
+    assert Client().get(new_link).status_code == 404
+    page = client.get(portal("member-list", org)).content.decode()
+    assert "Revoked the invitation to newbie@example.com" in page
+    assert "<td>newbie@example.com</td>" not in page  # no longer open
+    assert client.get(portal("invitation-revoke", org, invitation=invitation.pk)).status_code == 405
+
+
+@pytest.mark.parametrize("role", [Role.RESPONDER, Role.REPORTER, Role.STAKEHOLDER])
+def test_other_roles_neither_see_nor_use_the_invitation_controls(
+    client_for, member, org, invite, role
+):
+    invitation, _link = invite()
+    client = client_for(member(role))
+    page = client.get(portal("member-list", org))
+    assert portal("invitation-create", org) not in page.content.decode()
+    assert "newbie@example.com" not in page.content.decode()
+    created = client.post(portal("invitation-create", org), {"email": "x@example.com"})
+    assert created.status_code == 403
+    for name in ("invitation-resend", "invitation-revoke"):
+        assert client.post(portal(name, org, invitation=invitation.pk)).status_code == 403
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.send_count) == ("pending", 1)
+    assert Invitation.objects.for_org(org).count() == 1
+
+
+def test_another_organizations_invitations_are_404_in_the_portal(
+    client_for, member, org, other_org, invite
+):
+    theirs, _ = invite("secret@example.com", organization=other_org)
+    client = client_for(member(Role.OWNER))
+    for org_of_url in (org, other_org):
+        for name in ("invitation-resend", "invitation-revoke"):
+            response = client.post(portal(name, org_of_url, invitation=theirs.pk))
+            assert response.status_code == 404
+    response = client.post(portal("invitation-create", other_org), {"email": "x@example.com"})
+    assert response.status_code == 404
+    assert "secret@example.com" not in client.get(portal("member-list", org)).content.decode()
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.send_count) == ("pending", 1)
+    assert not Invitation.objects.for_org(other_org).filter(email="x@example.com").exists()
+
+
+# The admin --------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_own_invitations_and_resends_or_revokes_them(
+    client_for, member, org, other_org, invite, mailoutbox, django_capture_on_commit_callbacks
+):
+    ours, _ = invite("ours@example.com")
+    theirs, _ = invite("theirs@example.com", organization=other_org)
+    client = client_for(member(Role.ADMIN))
+    changelist = reverse("admin:tenancy_invitation_changelist")
+    content = client.get(changelist).content.decode()
+    assert "ours@example.com" in content
+    assert "theirs@example.com" not in content
+    assert client.get(reverse("admin:tenancy_invitation_change", args=[ours.pk])).status_code == 200
+    theirs_page = client.get(reverse("admin:tenancy_invitation_change", args=[theirs.pk]))
+    assert theirs_page.status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            changelist,
+            {"action": "resend", "_selected_action": [ours.pk, theirs.pk]},
+        )
+    assert [m.to for m in mailoutbox[-1:]] == [["ours@example.com"]]
+    client.post(changelist, {"action": "revoke", "_selected_action": [ours.pk, theirs.pk]})
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (ours.status, ours.send_count) == ("revoked", 2)
+    assert (theirs.status, theirs.send_count) == ("pending", 1)
+    # Never edited nor deleted: the history of each invitation stays.
+    delete = reverse("admin:tenancy_invitation_delete", args=[ours.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert Invitation.objects.for_org(org).filter(pk=ours.pk).exists()
+
+
+def test_the_admin_refuses_an_invitation_into_another_organization(
+    client_for, member, org, other_org
+):
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_invitation_add"),
+        {"organization": other_org.pk, "email": "x@example.com", "role": "reporter"},
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Invitation.objects.for_org(other_org).exists()
+
+
+@pytest.mark.parametrize("role", [Role.RESPONDER, Role.REPORTER, Role.STAKEHOLDER])
+def test_other_roles_have_no_invitation_admin(client_for, member, org, invite, role):
+    invitation, _ = invite()
+    client = client_for(member(role))
+    for target in (
+        reverse("admin:tenancy_invitation_changelist"),
+        reverse("admin:tenancy_invitation_add"),
+        reverse("admin:tenancy_invitation_change", args=[invitation.pk]),
+    ):
+        assert client.get(target).status_code == 302  # to the admin's login

@@ -150,6 +150,35 @@ def test_member_page_query_count_is_constant(
         assert client.get(portal("member-list", org)).status_code == 200
 
 
+def test_a_member_of_nothing_is_told_how_to_join(client_for, make_user):
+    page = client_for(make_user()).get(reverse("portal:index")).content.decode()
+    assert "not a member of any organization yet" in page
+    assert "invites you by e-mail" in page
+
+
+def test_the_superusers_first_visit_explains_what_to_do(client_for, make_user, org, other_org):
+    other_org.require_two_factor = True
+    other_org.save()
+    root = make_user("root", is_superuser=True, is_staff=True)
+    page = client_for(root).get(reverse("portal:index")).content.decode()
+    assert "You are not a member of any organization yet" not in page
+    assert reverse("admin:index") in page
+    assert portal("home", org) in page
+    assert portal("home", other_org) in page
+    assert "Requires two-factor authentication" in page
+    assert "set up an authenticator app" in page
+    assert reverse("portal:two-factor") in page
+
+
+def test_the_superuser_without_strict_organizations_needs_no_two_factor_step(
+    client_for, make_user, org
+):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    page = client_for(root).get(reverse("portal:index")).content.decode()
+    assert "authenticator app" not in page
+    assert client_for(root).get(portal("home", org)).status_code == 200
+
+
 def test_logout(client_for, member, org):
     client = client_for(member())
     response = client.post(reverse("logout"))
