@@ -48,6 +48,7 @@ def reset_settings():
         rls.USER_SETTING,
         rls.API_KEY_SETTING,
         rls.INTEGRATION_KEY_SETTING,
+        rls.INVITATION_TOKEN_SETTING,
     ):
         sql("SELECT set_config(%s, '', true)", [name])
 
@@ -110,6 +111,9 @@ def two_tenants(org, other_org, member, api_key_for):
         saved_views.saved_view_save(  # Saved queue views
             organization=organization, owner=user, name="Mine", query="assignee=me"
         )
+        services.invitation_create(  # Invitations
+            organization=organization, actor=None, email=f"new@{organization.slug}.example"
+        )
         _alerts_of(service)
     return org, other_org
 
@@ -140,6 +144,7 @@ def test_every_tenant_table_has_forced_row_level_security():
         "tenancy_team",
         "tenancy_teammembership",
         "tenancy_apikey",
+        "tenancy_invitation",
     } <= set(tables)
     rows = dict(
         (name, (enabled, forced))
@@ -241,6 +246,34 @@ def test_an_integration_is_readable_by_its_key_only_and_not_writable(roles, two_
         assert sql("SELECT count(*) FROM incidents_service") == [(0,)]  # nothing else
         rls.set_integration_key("not-a-key")
         assert sql("SELECT count(*) FROM incidents_integration") == [(0,)]
+
+
+def test_an_invitation_is_readable_by_its_link_only_and_not_writable(roles, two_tenants):
+    from tenancy import selectors, tokens
+    from tenancy.models import Invitation
+
+    _, other_org = two_tenants
+    token, digest = tokens.new()
+    Invitation.objects.for_org(other_org).update(token_hash=digest)
+    with as_role(APP_ROLE):
+        rls.set_invitation_token_hash(digest)
+        assert sql("SELECT organization_id, email FROM tenancy_invitation") == [
+            (other_org.pk, "new@globex.example")
+        ]
+        assert sql("UPDATE tenancy_invitation SET role = 'owner'") == 0
+        assert sql("DELETE FROM tenancy_invitation") == 0
+        for table in rls.tenant_tables():  # nothing else of the organization
+            if table != "tenancy_invitation":
+                assert sql(f'SELECT count(*) FROM "{table}"') == [(0,)], table
+        rls.set_invitation_token_hash("0" * 64)
+        assert sql("SELECT count(*) FROM tenancy_invitation") == [(0,)]
+
+        # The selector the acceptance page uses finds it, as the app role, by the link.
+        reset_settings()
+        invitation = selectors.invitation_by_token(token)
+        assert (invitation.organization, invitation.email) == (other_org, "new@globex.example")
+        reset_settings()
+        assert selectors.invitation_by_token(token[:-2] + "xx") is None
 
 
 def test_the_app_works_end_to_end_as_the_app_role(
@@ -371,6 +404,40 @@ def test_each_request_sets_its_own_tenant_as_the_app_role(
         .exists()
     )
     assert AuditEvent.objects.for_org(org).filter(action="auth.login", actor=admin_user).exists()
+
+
+def test_an_invitation_is_sent_opened_and_accepted_as_the_app_role(
+    app_role_connection, org, member, client, mailoutbox
+):
+    from django.contrib.auth import get_user_model
+
+    from tenancy.models import Invitation
+    from tests.conftest import log_in
+    from tests.tenancy.invitations import invitation_path
+
+    member(Role.ADMIN, organization=org, username="ada")
+    app_role_connection()
+    assert log_in(client, "ada", "a-long-test-password-1")
+    invited = client.post(
+        reverse("portal:invitation-create", kwargs={"org": org.slug}),
+        {"email": "ivy@example.com", "role": "responder"},
+    )
+    assert invited.status_code == 302
+    client.post(reverse("logout"))
+    link = invitation_path(mailoutbox[-1])
+    assert client.get(link).status_code == 200
+    password = "ivys-own-passphrase-1"
+    joined = client.post(
+        link, {"username": "ivy", "password": password, "password_again": password}
+    )
+    assert joined.status_code == 302
+    assert client.get(joined["Location"]).status_code == 200
+    assert client.get(link).status_code == 404  # used up
+    sql("RESET ROLE")
+    ivy = get_user_model().objects.get(username="ivy")
+    assert Membership.objects.for_org(org).get(user=ivy).role == Role.RESPONDER
+    assert Invitation.objects.for_org(org).get().accepted_by == ivy
+    assert AuditEvent.objects.for_org(org).filter(action="invitation.accepted").exists()
 
 
 def test_tenant_context_is_how_tasks_and_scripts_see_one_organization(
