@@ -6,7 +6,7 @@ narrows what they see to their own organizations (see :class:`tenancy.admin.Tena
 
 import functools
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -97,6 +97,12 @@ class BeaconAdminSite(admin.AdminSite):
                 if can_use_admin(request.user):
                     organization_ids = administered_organization_ids(request.user)
                     if _needs_second_factor(request.user, organization_ids):
+                        messages.warning(
+                            request,
+                            "An organization you administer requires two-factor "
+                            "authentication: confirm this login with your authenticator app "
+                            "(or set one up) to use the admin.",
+                        )
                         return redirect(
                             f"{reverse('portal:two-factor')}?next={request.get_full_path()}"
                         )

@@ -655,3 +655,19 @@ def test_other_roles_have_no_invitation_admin(client_for, member, org, invite, r
         reverse("admin:tenancy_invitation_change", args=[invitation.pk]),
     ):
         assert client.get(target).status_code == 302  # to the admin's login
+
+
+def test_the_admin_refuses_a_second_open_invitation_with_a_form_error(
+    client_for, member, org, invite
+):
+    invite("twice@example.com")
+    client = client_for(member(Role.ADMIN))
+    response = client.post(
+        reverse("admin:tenancy_invitation_add"),
+        {"organization": org.pk, "email": "TWICE@example.com", "role": "reporter"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "email": ["An invitation to that address is open already: resend it instead."]
+    }
+    assert Invitation.objects.for_org(org).count() == 1

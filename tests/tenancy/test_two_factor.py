@@ -248,3 +248,15 @@ def test_unsafe_next_targets_are_ignored(client_for, member, settings):
         {"action": "enrol", "token": code(pending), "next": "https://evil.example/"},
     )
     assert response["Location"] == reverse("portal:two-factor")
+
+
+def test_the_superusers_first_admin_visit_explains_the_two_factor_step(
+    client_for, make_user, strict_org
+):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    client = client_for(root)
+    response = client.get(reverse("admin:index"))
+    assert response["Location"].startswith(reverse("portal:two-factor"))
+    page = client.get(response["Location"]).content.decode()
+    assert "requires two-factor authentication" in page
+    assert "Scan this code" in page
