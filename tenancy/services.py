@@ -231,7 +231,7 @@ def _invitation_send(*, organization, actor, invitation: Invitation, token: str)
         "invitation": invitation,
         "inviter": inviter,
         "link": mail.absolute_url(reverse("portal:invitation", kwargs={"token": token})),
-        "expires_at": timezone.localtime(invitation.expires_at, organization.timezone),
+        "expires_at": invitation.expires_at,
     }
     message = mail.build("tenancy/invitation", context, to=[invitation.email])
     transaction.on_commit(message.send, robust=True)

@@ -671,3 +671,11 @@ def test_the_admin_refuses_a_second_open_invitation_with_a_form_error(
         "email": ["An invitation to that address is open already: resend it instead."]
     }
     assert Invitation.objects.for_org(org).count() == 1
+
+
+def test_the_mail_gives_the_term_in_the_organizations_time_zone(org, invite, mailoutbox):
+    org.timezone = "Europe/Berlin"
+    org.save()
+    with time_machine.travel("2026-07-01 10:00:00+00:00", tick=False):
+        invite()
+    assert "until 8 July 2026, 12:00 CEST" in mailoutbox[-1].body
