@@ -487,7 +487,7 @@ def test_invitation_list_query_count_is_constant(
     for index in range(12):
         services.invitation_create(organization=org, actor=admin, email=f"p{index}@example.com")
     client = api_client_for(admin)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):  # as many as the member list, whatever the size
         response = client.get(api(org, "invitation-list"), {"page_size": page_size})
     assert len(response.json()["results"]) == min(page_size, 12)
 
