@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.errors import Conflict, DomainError, Forbidden
 from tenancy import services
 from tenancy.models import AuditEvent, Invitation, Membership, Role
-from tests.conftest import PASSWORD, log_in
+from tests.conftest import PASSWORD, log_in, see
 from tests.tenancy.invitations import invitation_link, invitation_path
 
 pytestmark = pytest.mark.django_db
@@ -475,6 +475,7 @@ def test_another_organizations_invitations_answer_404(
         == 404
     )
     assert "secret@example.com" not in client.get(api(org, "invitation-list")).content.decode()
+    see(org, other_org)
     theirs.refresh_from_db()
     assert (theirs.status, theirs.send_count) == ("pending", 1)
 
@@ -594,6 +595,7 @@ def test_another_organizations_invitations_are_404_in_the_portal(
     response = client.post(portal("invitation-create", other_org), {"email": "x@example.com"})
     assert response.status_code == 404
     assert "secret@example.com" not in client.get(portal("member-list", org)).content.decode()
+    see(org, other_org)
     theirs.refresh_from_db()
     assert (theirs.status, theirs.send_count) == ("pending", 1)
     assert not Invitation.objects.for_org(other_org).filter(email="x@example.com").exists()
@@ -622,6 +624,7 @@ def test_the_admin_lists_own_invitations_and_resends_or_revokes_them(
         )
     assert [m.to for m in mailoutbox[-1:]] == [["ours@example.com"]]
     client.post(changelist, {"action": "revoke", "_selected_action": [ours.pk, theirs.pk]})
+    see(org, other_org)
     ours.refresh_from_db()
     theirs.refresh_from_db()
     assert (ours.status, ours.send_count) == ("revoked", 2)
