@@ -8,6 +8,7 @@ from django.contrib.auth.signals import user_login_failed
 from django_otp import match_token
 
 from core.errors import DomainError
+from core.text import LineFormField
 from tenancy import two_factor
 from tenancy.models import Role
 
@@ -102,8 +103,8 @@ class NewAccountForm(DomainErrorsMixin, forms.Form):
         help_text="Letters, digits and @ . + - _ only.",
         widget=forms.TextInput(attrs={"autocomplete": "username"}),
     )
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
+    first_name = LineFormField(max_length=150, required=False)
+    last_name = LineFormField(max_length=150, required=False)
     password = forms.CharField(
         strip=False,
         help_text="At least 12 characters, not a common or all-numeric one.",

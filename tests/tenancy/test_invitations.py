@@ -132,7 +132,9 @@ def test_the_invitee_chooses_username_and_password_and_lands_in_the_organization
     assert 'value="suggested"' in content  # the suggestion, which they may change
     assert "newbie@example.com" in content
 
-    response = client.post(link, new_account("newbie", first_name="New", last_name="Bie"))
+    response = client.post(
+        link, new_account("newbie", first_name="New\u202e", last_name="\u2066Bie")
+    )
     assert response.status_code == 302
     assert response["Location"] == portal("home", org)
     user = User.objects.get(username="newbie")
