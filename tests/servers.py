@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 
 import pytest
 from django.conf import settings
@@ -41,10 +43,17 @@ def server_database_url() -> str:
     return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
 
 
+@dataclasses.dataclass(frozen=True)
+class Server:
+    base: str  # http://127.0.0.1:<port>
+    output: Callable[[], str]  # the tail of what the server wrote to stderr
+    kill: Callable[[], None]  # SIGKILL at once: no graceful shutdown, no exit hooks
+
+
 @contextlib.contextmanager
 def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None):
     """``gunicorn -c gunicorn.conf.py config.wsgi`` with sync workers on the test database;
-    yields the base URL; the whole process group is killed when the block exits."""
+    yields a :class:`Server`; the whole process group ends when the block exits."""
     port = free_port()
     environment = {
         **os.environ,
@@ -85,6 +94,11 @@ def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None):
             stderr.seek(0)
             return stderr.read().decode(errors="replace")[-4000:]
 
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + SERVER_START_TIMEOUT
@@ -100,7 +114,7 @@ def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None):
                     if time.monotonic() > deadline:
                         pytest.fail(f"gunicorn did not answer /healthz:\n{output()}")
                     time.sleep(0.1)
-            yield base, output
+            yield Server(base, output, kill)
         finally:
             # TERM first, so the master runs its exit hooks; KILL what is left.
             with contextlib.suppress(ProcessLookupError):
@@ -108,6 +122,4 @@ def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None):
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                kill()

@@ -10,14 +10,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -26,13 +19,13 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
 
 from alerts.models import Alert
 from incidents.models import Incident, IncidentSequence, Integration
 from incidents.states import Status
+from tests.servers import REQUEST_TIMEOUT, gunicorn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -160,91 +153,6 @@ def test_a_notification_sent_in_parallel_stores_each_alert_once(org, integration
 
 # --- Durability -----------------------------------------------------------------------------
 
-SERVER_START_TIMEOUT = 30  # seconds for gunicorn to boot and answer /healthz
-REQUEST_TIMEOUT = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    credentials = urllib.parse.quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + urllib.parse.quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "127.0.0.1"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
-
-
-@contextlib.contextmanager
-def _gunicorn():
-    """A real `gunicorn config.wsgi` (as the Procfile runs it, with one sync worker) on the
-    test database, killed with its whole process group when the block exits."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        "DEBUG": "0",
-        "BEACON_HTTPS": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # config.wsgi picks config.settings
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--worker-class",
-        "sync",
-        "--timeout",
-        "30",
-    ]
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-
-        def output() -> str:
-            stderr.seek(0)
-            return stderr.read().decode(errors="replace")[-4000:]
-
-        def kill() -> None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"gunicorn exited with {process.returncode}:\n{output()}")
-                try:
-                    urllib.request.urlopen(f"{base}/healthz", timeout=REQUEST_TIMEOUT).close()
-                    break
-                except urllib.error.HTTPError:  # 503 when the broker is down: it answers
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"gunicorn did not answer /healthz:\n{output()}")
-                    time.sleep(0.1)
-            yield base, kill, output
-        finally:
-            kill()
-
 
 def _wait_for_other_connections_to_close(timeout: float = 10) -> None:
     """The killed server's backends end when PostgreSQL notices; wait, so that the test
@@ -261,7 +169,7 @@ def _wait_for_other_connections_to_close(timeout: float = 10) -> None:
             time.sleep(0.1)
 
 
-def test_a_202_survives_a_sigkill_right_after_the_answer(org, integration, in_tenant):
+def test_a_202_survives_a_sigkill_right_after_the_answer(org, integration, in_tenant, tmp_path):
     pd = integration(Kind.PAGERDUTY)
     event = {
         "routing_key": pd.key,
@@ -271,7 +179,9 @@ def test_a_202_survives_a_sigkill_right_after_the_answer(org, integration, in_te
     }
 
     try:
-        with _gunicorn() as (base, kill, output):
+        # A killed master removes no metrics directory of its own: give it the test's.
+        with gunicorn(env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}) as server:
+            base, output = server.base, server.output
             request = urllib.request.Request(
                 f"{base}/v2/enqueue",
                 data=json.dumps(event).encode(),
@@ -283,7 +193,7 @@ def test_a_202_survives_a_sigkill_right_after_the_answer(org, integration, in_te
                     status, body = response.status, json.loads(response.read())
             except urllib.error.HTTPError as error:
                 pytest.fail(f"{error.code} {error.read()[:500]!r}\n{output()}")
-            kill()  # at once: no graceful shutdown, no worker exit hooks
+            server.kill()  # at once: no graceful shutdown, no worker exit hooks
         assert status == 202, output()
         assert body["dedup_key"] == "durable-1"
     finally:

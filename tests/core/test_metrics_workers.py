@@ -66,7 +66,8 @@ def test_a_scrape_sums_every_worker_and_never_goes_backwards(tmp_path):
     (metrics_dir / "counter_999999.db").write_bytes(b"left over from a previous run")
     env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "METRICS_TOKEN": TOKEN}
 
-    with gunicorn(workers=2, env=env) as (base, output):
+    with gunicorn(workers=2, env=env) as server:
+        base, output = server.base, server.output
         assert not (metrics_dir / "counter_999999.db").exists(), "not emptied at start"
         # The checks that the server is up: one or more, whichever worker answered them.
         sent = sum(_health_checks_per_worker(metrics_dir).values())

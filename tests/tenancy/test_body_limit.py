@@ -46,7 +46,8 @@ def test_an_anonymous_40_mb_multipart_body_is_refused_before_it_is_read():
         b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
         b"Content-Type: application/octet-stream\r\n\r\n" + b"x" * (256 * 1024)
     )
-    with gunicorn(workers=1) as (base, output):
+    with gunicorn(workers=1) as server:
+        base, output = server.base, server.output
         for path in ("/accounts/login/", "/o/acme/incidents/1/attachments/"):
             sock = _start(
                 base,
@@ -64,7 +65,8 @@ def test_an_anonymous_40_mb_multipart_body_is_refused_before_it_is_read():
 
 
 def test_a_chunked_body_is_not_read():
-    with gunicorn(workers=1) as (base, output):
+    with gunicorn(workers=1) as server:
+        base, output = server.base, server.output
         sock = _start(
             base,
             "/accounts/login/",
