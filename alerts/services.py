@@ -73,6 +73,12 @@ def integration_for_key(key: str) -> Integration | None:
     return integration
 
 
+def accepts_events(integration: Integration | None) -> bool:
+    """Whether events sent with this integration's key are taken: the integration and its
+    organization are both active."""
+    return integration is not None and integration.is_active and integration.organization.is_active
+
+
 @dataclass
 class Result:
     alert: Alert | None  # None: a repeat of an alert stored before

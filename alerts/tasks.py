@@ -13,11 +13,14 @@ from tenancy import rls
 def apply_pending() -> int:
     """Applies alerts left pending, organization by organization: a request applies what it
     stored right after committing it, so this only finds the alerts of a request that died
-    between the two (or whose apply failed). Returns how many it applied."""
+    between the two (or whose apply failed). A deactivated organization's alerts wait:
+    they were accepted while it was active and are applied if it is reactivated. Returns
+    how many it applied."""
     from tenancy.models import Organization
 
     applied = 0
-    for organization_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
+    organizations = Organization.objects.active().order_by("pk")
+    for organization_id in organizations.values_list("pk", flat=True):
         with rls.tenant_context(organization_id):
             waiting = (
                 Alert.objects.for_org(organization_id)

@@ -1,10 +1,11 @@
 """The ingestion endpoints. Each answers in the shape its tool expects.
 
 Every request: refuse bodies over 512 KB, parse the JSON and the format (400 with every
-problem), find the integration by its key (unknown, inactive or of another kind: a 4xx,
-nothing stored), apply the integration's rate limit (429), store the events in a
-transaction that commits before the 202, then have them applied (see alerts.services). The
-request does nothing else: paging and notification are the workers' job.
+problem), find the integration by its key (unknown, inactive, of a deactivated
+organization or of another kind: a 4xx, nothing stored), apply the integration's rate
+limit (429), store the events in a transaction that commits before the 202, then have them
+applied (see alerts.services). The request does nothing else: paging and notification are
+the workers' job.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def _body(request) -> bytes:
 
 def _integration(key: str, kind: str) -> Integration:
     integration = services.integration_for_key(key)
-    if integration is None or not integration.is_active:
+    if not services.accepts_events(integration):
+        # A deactivated organization's keys answer as unknown keys: it accepts nothing.
         raise Refused(404, "invalid key", "No active integration has this key.", ["Invalid key"])
     if integration.kind != kind:
         raise Refused(

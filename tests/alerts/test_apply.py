@@ -58,6 +58,23 @@ def test_stored_alerts_wait_pending_and_the_sweep_applies_them(org, integration)
     assert tasks.apply_pending() == 0  # idempotent
 
 
+def test_the_sweep_leaves_a_deactivated_organizations_alerts_pending(org, integration):
+    pagerduty = integration()
+    store(pagerduty, trigger(pagerduty, "a"))
+    org.is_active = False
+    org.save()
+
+    assert tasks.apply_pending() == 0
+    assert outcomes(org) == [("a", "pending", False)]
+    assert not Incident.objects.for_org(org).exists()
+
+    # Accepted while the organization was active: applied once it is active again.
+    org.is_active = True
+    org.save()
+    assert tasks.apply_pending() == 1
+    assert outcomes(org) == [("a", "opened", True)]
+
+
 def test_a_request_applies_what_an_earlier_one_left_pending(org, integration, client):
     pagerduty = integration()
     store(pagerduty, trigger(pagerduty, "left-behind"))

@@ -551,6 +551,28 @@ def test_revoked_key_is_refused_and_nothing_stored(client, world, name):
     assert snapshot() == before
 
 
+def _without_request_ids(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k not in ("took", "requestId")}
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_a_deactivated_organization_accepts_nothing(client, world, org, name):
+    endpoint = ENDPOINTS[name]
+    integration = world[endpoint.kind]
+    unknown = "0" * 32
+    as_unknown = endpoint.send_json(client, unknown, endpoint.valid(unknown))
+    org.is_active = False
+    org.save()
+    before = snapshot()
+
+    response = endpoint.send_json(client, integration.key, endpoint.valid(integration.key))
+
+    # Answered exactly as an unknown key is, in the tool's own shape, and nothing stored.
+    assert response.status_code == as_unknown.status_code == endpoint.unknown_key_status
+    assert _without_request_ids(response.json()) == _without_request_ids(as_unknown.json())
+    assert snapshot() == before
+
+
 @pytest.mark.parametrize("name", ENDPOINTS)
 def test_key_of_another_kind_is_refused_and_nothing_stored(client, world, name):
     endpoint = ENDPOINTS[name]
