@@ -259,11 +259,20 @@ class AssignmentForm(PortalForm):
             },
         )
         super().__init__(*args, **kwargs)
-        self._members = _by_pk(members)
-        self._teams = _by_pk(teams)
-        people = [("", "Nobody")] + [(pk, person_label(u)) for pk, u in self._members.items()]
+        # ``members`` are those who may work incidents; whoever holds a role now stays
+        # choosable for that role only (a person whose membership role changed since).
+        workers = _by_pk(members)
+        self._members = dict(workers)
         for name in self.PEOPLE:
-            self.fields[name].choices = people
+            holder = getattr(incident, name)
+            choosable = dict(workers)
+            if holder is not None:
+                choosable.setdefault(str(holder.pk), holder)
+                self._members.setdefault(str(holder.pk), holder)
+            self.fields[name].choices = [("", "Nobody")] + [
+                (pk, person_label(user)) for pk, user in choosable.items()
+            ]
+        self._teams = _by_pk(teams)
         self.fields["team"].choices = [("", "No team")] + [
             (pk, team.name) for pk, team in self._teams.items()
         ]

@@ -2,6 +2,9 @@ from tenancy.models import Role
 from tenancy.roles import ADMIN_ROLES, ALL_ROLES, grant, model_perms
 
 RESPONDERS = (*ADMIN_ROLES, Role.RESPONDER)
+# Who may hold an incident's working roles (assignee, commander, comms lead): the members
+# whose role lets them work incidents, asked through the permission, never a role list.
+WORK_INCIDENTS = "incidents.change_incident"
 
 
 def grant_incident_permissions() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db.models import Q
 
 from incidents.models import Incident, PostIncidentReview, TimelineEntry
-from tenancy.models import Role
+from incidents.roles import WORK_INCIDENTS
+from tenancy.models import Membership, Role
+from tenancy.roles import roles_with_perm
 
 
 def incidents_visible(*, organization, user, role: str):
@@ -26,6 +28,17 @@ def satisfaction_visible(*, user, incident) -> bool:
     if user.has_perm("incidents.change_incident", incident):
         return True
     return getattr(user, "pk", None) is not None and user.pk == incident.reporter_id
+
+
+def incident_workers(*, organization) -> list:
+    """The members who may be an incident's assignee, commander or comms lead, by username."""
+    memberships = (
+        Membership.objects.for_org(organization)
+        .filter(role__in=roles_with_perm(WORK_INCIDENTS))
+        .select_related("user")
+        .order_by("user__username")
+    )
+    return [membership.user for membership in memberships]
 
 
 def incident_search(incidents, q: str):

@@ -25,8 +25,11 @@ from incidents.models import (
     Service,
     TimelineEntry,
 )
+from incidents.roles import WORK_INCIDENTS
 from incidents.states import OPEN_STATES, Status, allowed_targets
 from tenancy import audit, rls
+from tenancy.models import Role
+from tenancy.roles import role_has_perm, roles_with_perm
 
 DEFAULT_CATEGORIES = [
     ("software", "Software"),
@@ -57,6 +60,7 @@ UPDATABLE = (
     "resolution",
 )
 PEOPLE = ("assignee", "commander", "comms_lead")
+PEOPLE_LABELS = {"assignee": "assignee", "commander": "commander", "comms_lead": "comms lead"}
 
 
 class InvalidTransition(Conflict):
@@ -158,6 +162,29 @@ def _check_member(organization, field: str, user) -> None:
         return
     if not Membership.objects.for_org(organization).filter(user_id=user.pk).exists():
         raise DomainError("Not found.", field=field)
+
+
+def _check_may_work(organization, field: str, user) -> None:
+    """Only members whose role lets them work incidents are assignee, commander or comms
+    lead; anyone else is refused on the field (a non-member is "not found")."""
+    if user is None:
+        return
+    role = (
+        Membership.objects.for_org(organization)
+        .filter(user_id=user.pk)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role is None:
+        raise DomainError("Not found.", field=field)
+    if not role_has_perm(role, WORK_INCIDENTS):
+        allowed = ", ".join(Role(r).label.lower() for r in roles_with_perm(WORK_INCIDENTS))
+        raise DomainError(
+            f"{user.get_username()} is a {Role(role).label.lower()} here and cannot be the "
+            f"{PEOPLE_LABELS[field]}: choose someone who works on incidents ({allowed}).",
+            field=field,
+            code="may_not_work_incidents",
+        )
 
 
 @rls.in_tenant
@@ -393,10 +420,12 @@ def incident_update(*, organization, actor, incident: Incident, **changes) -> In
     _check_same_organization(
         organization, **{k: v for k, v in changes.items() if k in ("category", "service", "team")}
     )
-    for field in PEOPLE:
-        if field in changes:
-            _check_member(organization, field, changes[field])
     incident = _locked(organization, incident)
+    for field in PEOPLE:
+        if field in changes and getattr(incident, f"{field}_id") != getattr(
+            changes[field], "pk", None
+        ):
+            _check_may_work(organization, field, changes[field])
     before = {field: getattr(incident, field) for field in changes}
     before_priority = incident.priority
     changed = [field for field, value in changes.items() if before[field] != value]

@@ -38,7 +38,12 @@ from incidents.forms import (
     TransitionForm,
 )
 from incidents.models import Incident, Service
-from incidents.selectors import incidents_visible, satisfaction_visible, timeline_visible
+from incidents.selectors import (
+    incident_workers,
+    incidents_visible,
+    satisfaction_visible,
+    timeline_visible,
+)
 from incidents.states import Status, allowed_targets
 from tenancy import rls
 from tenancy.access import org_member_required
@@ -365,7 +370,9 @@ def _render_detail(request, incident, *, bound=None, error: str = "", status: in
             for target in allowed_targets(incident.status)
         ]
         context["assignment_form"] = bound.get("assign") or AssignmentForm(
-            incident=incident, members=_members(organization), teams=_teams(organization)
+            incident=incident,
+            members=incident_workers(organization=organization),
+            teams=_teams(organization),
         )
     return render(request, "incidents/detail.html", context, status=status)
 
@@ -461,7 +468,10 @@ def _post_update(request, incident):
 def _assign(request, incident):
     organization = request.organization
     form = AssignmentForm(
-        request.POST, incident=incident, members=_members(organization), teams=_teams(organization)
+        request.POST,
+        incident=incident,
+        members=incident_workers(organization=organization),
+        teams=_teams(organization),
     )
     if not form.is_valid():
         return _render_detail(
@@ -480,6 +490,7 @@ def _assign(request, incident):
             organization=organization, actor=request.user, incident=incident, **changes
         )
     except DomainError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _render_detail(
             request, incident, bound={"assign": form}, error=exc.message, status=exc.status_code
         )

@@ -36,6 +36,11 @@ def role_has_perm(role: str | None, perm: str) -> bool:
     return role is not None and perm in _grants[role]
 
 
+def roles_with_perm(perm: str) -> tuple[str, ...]:
+    """The roles that grant ``perm``, in the order of :class:`Role`."""
+    return tuple(role.value for role in Role if perm in _grants[role.value])
+
+
 def all_granted_perms() -> set[str]:
     return set().union(*_grants.values())
 

@@ -13,7 +13,7 @@ from incidents import services
 from incidents.models import Category, Incident, Service, TimelineEntry
 from incidents.states import TRANSITIONS, Status
 from tenancy import services as tenancy_services
-from tenancy.models import AuditEvent, Role
+from tenancy.models import AuditEvent, Membership, Role
 from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
@@ -404,7 +404,7 @@ def test_a_refused_transition_undoes_the_rest_of_the_patch(api_client_for, org, 
 
 def test_patch_fields_people_and_priority(api_client_for, org, member, responder, service, team):
     commander = member(Role.ADMIN, username="commander")
-    stakeholder = member(Role.STAKEHOLDER, username="comms")
+    comms = member(Role.OWNER, username="comms")
     incident = create(org)
     client = api_client_for(responder)
     response = client.patch(
@@ -439,7 +439,7 @@ def test_patch_fields_people_and_priority(api_client_for, org, member, responder
     assert (data["category"], data["service"], data["team"]) == ("network", "checkout", "platform")
     incident.refresh_from_db()
     assert incident.commander == commander
-    assert incident.comms_lead == stakeholder
+    assert incident.comms_lead == comms
     assert incident.tags == ["eu"]
     assigned = incident.timeline.filter(kind=TimelineEntry.Kind.ASSIGNED)
     assert {e.data["field"] for e in assigned} == {"assignee", "commander", "comms_lead"}
@@ -452,6 +452,64 @@ def test_patch_fields_people_and_priority(api_client_for, org, member, responder
     )
     assert (cleared.json()["assignee"], cleared.json()["category"]) == (None, None)
     assert client.patch(detail_url(org, incident), {}).status_code == 200
+
+
+PEOPLE = ["assignee", "commander", "comms_lead"]
+
+
+@pytest.mark.parametrize("field", PEOPLE)
+@pytest.mark.parametrize("role", [Role.REPORTER, Role.STAKEHOLDER])
+@pytest.mark.parametrize("credential", ["session", "key"])
+def test_only_members_who_work_incidents_hold_its_roles(
+    api_client_for, member, api_key_for, org, credential, field, role
+):
+    member(role, username="person")
+    incident = create(org)
+    client = api_client_for(principal_for(credential, Role.RESPONDER, member, api_key_for))
+    response = client.patch(detail_url(org, incident), {field: "person", "title": "Changed"})
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert f"person is a {role}" in response.json()[field][0]
+    incident.refresh_from_db()
+    assert (getattr(incident, field), incident.title) == (None, "Checkout is down")
+    assert not incident.timeline.filter(kind=TimelineEntry.Kind.ASSIGNED).exists()
+
+
+@pytest.mark.parametrize("field", PEOPLE)
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.RESPONDER])
+def test_responders_admins_and_owners_hold_incident_roles(
+    api_client_for, member, org, responder, field, role
+):
+    person = member(role, username="person")
+    incident = create(org)
+    response = api_client_for(responder).patch(detail_url(org, incident), {field: "person"})
+    assert response.status_code == 200, response.content
+    incident.refresh_from_db()
+    assert getattr(incident, field) == person
+
+
+def test_a_holder_whose_role_changed_keeps_it_until_replaced(
+    api_client_for, member, org, responder
+):
+    person = member(Role.RESPONDER, username="person")
+    incident = create(org)
+    services.incident_update(organization=org, actor=None, incident=incident, assignee=person)
+    tenancy_services.membership_change_role(
+        organization=org,
+        actor=None,
+        membership=Membership.objects.for_org(org).get(user=person),
+        role=Role.REPORTER,
+    )
+    client = api_client_for(responder)
+    # Other changes still save; giving the role to them again is refused only if it changes.
+    unchanged = client.patch(detail_url(org, incident), {"assignee": "person", "title": "New"})
+    assert unchanged.status_code == 200, unchanged.content
+    refused = client.patch(detail_url(org, incident), {"commander": "person"})
+    assert list(refused.json()) == ["commander"]
+    assert client.patch(detail_url(org, incident), {"assignee": None}).status_code == 200
+    assert list(client.patch(detail_url(org, incident), {"assignee": "person"}).json()) == [
+        "assignee"
+    ]
 
 
 def test_occurred_at_changes_are_recorded(api_client_for, org, responder):

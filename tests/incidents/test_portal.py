@@ -16,7 +16,7 @@ from incidents import views
 from incidents.models import Incident, TimelineEntry
 from incidents.states import Status
 from tenancy import services
-from tenancy.models import Role
+from tenancy.models import Membership, Role
 from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
@@ -552,7 +552,7 @@ def test_the_assignment_form_sets_people_team_and_classification(
 ):
     client = client_for(people[Role.ADMIN])
     body = text(client.get(page("detail", org, reported)))
-    assert "other-reporter" in body  # members are the choices
+    assert "responder-user" in picker(body, "assignee")  # members are the choices
     response = client.post(
         page("detail", org, reported),
         assignment(
@@ -580,6 +580,79 @@ def test_the_assignment_form_sets_people_team_and_classification(
     )
     assert "P1 – Critical" in page_now
     assert "set the severity to SEV2" in page_now
+
+
+def picker(body: str, name: str) -> set[str]:
+    """The labels a select box of the page offers."""
+    select = re.search(rf'<select name="{name}".*?</select>', body, re.S)
+    assert select is not None, name
+    return set(re.findall(r"<option[^>]*>([^<]*)</option>", select.group(0)))
+
+
+@pytest.mark.parametrize("field", ["assignee", "commander", "comms_lead"])
+def test_the_people_pickers_offer_only_members_who_work_incidents(
+    client_for, people, org, reported, field
+):
+    body = text(client_for(people[Role.RESPONDER]).get(page("detail", org, reported)))
+    offered = picker(body, field)
+    assert {"owner-user", "admin-user", "responder-user"} <= offered
+    assert not offered & {"reporter-user", "stakeholder-user", "other-reporter"}
+
+
+@pytest.mark.parametrize("field", ["assignee", "commander", "comms_lead"])
+@pytest.mark.parametrize("role", [Role.REPORTER, Role.STAKEHOLDER])
+def test_a_reporter_or_stakeholder_cannot_be_given_an_incident_role(
+    client_for, people, org, reported, field, role
+):
+    before = entries(org, reported)
+    response = client_for(people[Role.RESPONDER]).post(
+        page("detail", org, reported), assignment(reported, **{field: people[role].pk})
+    )
+    assert response.status_code == 400
+    assert response.context["assignment_form"].errors[field]
+    assert getattr(refreshed(org, reported), field) is None
+    assert entries(org, reported) == before
+
+
+def test_the_service_refusal_is_a_form_error_on_its_field(
+    client_for, people, org, reported, monkeypatch
+):
+    """A person who stops working incidents between the page and the post: the service
+    refuses, and the form says so on the field."""
+    responder = people[Role.RESPONDER]
+    client = client_for(people[Role.ADMIN])
+    monkeypatch.setattr(
+        views, "incident_workers", lambda organization: [responder, people[Role.REPORTER]]
+    )
+    response = client.post(
+        page("detail", org, reported), assignment(reported, commander=people[Role.REPORTER].pk)
+    )
+    assert response.status_code == 400
+    assert "cannot be the commander" in response.context["assignment_form"].errors["commander"][0]
+    assert refreshed(org, reported).commander is None
+
+
+def test_a_holder_whose_role_changed_stays_choosable_for_that_role_only(
+    client_for, people, org, reported
+):
+    former = people[Role.RESPONDER]
+    incident_services.incident_update(
+        organization=org, actor=None, incident=reported, assignee=former
+    )
+    services.membership_change_role(
+        organization=org,
+        actor=None,
+        membership=Membership.objects.for_org(org).get(user=former),
+        role=Role.STAKEHOLDER,
+    )
+    client = client_for(people[Role.ADMIN])
+    body = text(client.get(page("detail", org, reported)))
+    assert "responder-user" in picker(body, "assignee")
+    assert "responder-user" not in picker(body, "commander")
+    # Changing something else keeps them assigned.
+    response = client.post(page("detail", org, reported), assignment(reported, severity="sev3"))
+    assert response.status_code == 302
+    assert refreshed(org, reported).assignee == former
 
 
 def test_the_assignment_form_leaves_what_someone_else_changed_meanwhile(
