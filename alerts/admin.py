@@ -129,9 +129,8 @@ class IntegrationAdmin(TenantAdmin):
                 cleaned = super().clean()
                 organization = cleaned.get("organization") or getattr(obj, "organization", None)
                 service = cleaned.get("service") or getattr(obj, "service", None)
+                # The tenant-admin form checks that the service is the organization's.
                 if organization is not None and service is not None:
-                    if service.organization_id != organization.pk:
-                        self.add_error("service", "Choose a service of the organization.")
                     name = cleaned.get("name")
                     # On the add page the model's unique constraint checks the name.
                     others = Integration.objects.for_org(organization).filter(

@@ -44,6 +44,30 @@ class ServiceAdmin(TenantAdmin):
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["organization", "team"]
 
+    def save_model(self, request, obj, form, change):
+        """Through the same services as the portal and the API: their checks, their audit."""
+        organization = obj.organization
+        if change:
+            changes = {field: form.cleaned_data[field] for field in form.changed_data}
+            if changes:
+                services.service_update(
+                    organization=organization,
+                    actor=request.user,
+                    service=Service.objects.for_org(organization).get(pk=obj.pk),
+                    **changes,
+                )
+            return
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "organization"}
+        created = services.service_create(organization=organization, actor=request.user, **fields)
+        obj.pk, obj.created_at = created.pk, created.created_at
+
+    def delete_model(self, request, obj):
+        services.service_delete(organization=obj.organization, actor=request.user, service=obj)
+
+    def delete_queryset(self, request, queryset):
+        for service in queryset.select_related("organization"):
+            self.delete_model(request, service)
+
 
 @admin.register(Category)
 class CategoryAdmin(TenantAdmin):
@@ -265,7 +289,7 @@ class ActionItemInline(TenantInline):
     are neither added nor removed, and their titles stay as published."""
 
     model = ActionItem
-    fields = ["title", "owner", "due_date", "status", "external_url"]
+    fields = list(services.ACTION_ITEM_FIELDS)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -334,6 +358,38 @@ class PostIncidentReviewAdmin(TenantAdmin):
                 request, "Published reviews are kept: they were not deleted.", messages.WARNING
             )
         super().delete_queryset(request, queryset.exclude(pk__in=published.values("pk")))
+
+    def save_model(self, request, obj, form, change):
+        """Through the same services as the portal and the API."""
+        changes = {
+            f: form.cleaned_data[f] for f in form.changed_data if f in services.REVIEW_FIELDS
+        }
+        if changes:
+            services.review_update(
+                organization=obj.organization, actor=request.user, review=obj, **changes
+            )
+
+    def save_formset(self, request, form, formset, change):
+        review, actor = form.instance, request.user
+        organization = review.organization
+        formset.save(commit=False)
+        for item in formset.deleted_objects:
+            services.action_item_delete(organization=organization, actor=actor, item=item)
+        for item, changed in formset.changed_objects:
+            services.action_item_update(
+                organization=organization,
+                actor=actor,
+                item=item,
+                **{field: getattr(item, field) for field in changed},
+            )
+        for item in formset.new_objects:
+            created = services.action_item_create(
+                organization=organization,
+                actor=actor,
+                review=review,
+                **{field: getattr(item, field) for field in services.ACTION_ITEM_FIELDS},
+            )
+            item.pk = created.pk
 
 
 # --- Saved queue views ---

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import contextvars
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 
 from core.errors import DomainError
@@ -31,6 +33,10 @@ from tenancy.models import (
 from tenancy.roles import role_has_perm
 
 User = get_user_model()
+# The domain error a save in the admin was refused with, while its form is shown again.
+_refused: contextvars.ContextVar[DomainError | None] = contextvars.ContextVar(
+    "tenant_admin_refused", default=None
+)
 
 
 def _perm(model, action: str) -> str:
@@ -49,6 +55,66 @@ def _only(queryset, org_ids, field="pk"):
     if org_ids is not None:
         return queryset.filter(**{f"{field}__in": org_ids})
     return queryset.unscoped() if isinstance(queryset, TenantQuerySet) else queryset
+
+
+def _within(queryset, organization_id: int):
+    """Choices of a tenant row or a person narrowed to one organization."""
+    model = queryset.model
+    if issubclass(model, TenantModel):
+        return queryset.filter(organization_id=organization_id)
+    if model is User:
+        return queryset.filter(memberships__organization_id=organization_id).distinct()
+    return queryset
+
+
+def _belongs(value, organization) -> bool:
+    if isinstance(value, TenantModel):
+        return value.organization_id == organization.pk
+    if isinstance(value, User):
+        return Membership.objects.for_org(organization).filter(user_id=value.pk).exists()
+    return True
+
+
+class TenantAdminForm(forms.ModelForm):
+    """Every tenant row and person the form names belongs to the edited object's
+    organization: choices are narrowed to it once it is known (a change form, an inline
+    row), and on an add form, where the organization is one of the choices, the save is
+    checked against the organization chosen."""
+
+    def __init__(self, *args, organization_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization_id = organization_id or getattr(self.instance, "organization_id", None)
+        if self.organization_id is None:
+            return
+        for name, field in self.fields.items():
+            queryset = getattr(field, "queryset", None)
+            if name != "organization" and isinstance(queryset, QuerySet):
+                field.queryset = _within(queryset, self.organization_id)
+
+    def _organization(self):
+        if "organization" in self.fields:
+            # None when not chosen or not a valid choice: that field says so.
+            return self.cleaned_data.get("organization")
+        if self.organization_id is None:
+            return None
+        if self.instance.organization_id == self.organization_id:
+            return self.instance.organization
+        return Organization.objects.filter(pk=self.organization_id).first()
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = self._organization()
+        if organization is not None:
+            for name in list(cleaned):
+                value = cleaned[name]
+                values = value if isinstance(value, QuerySet | list | tuple) else [value]
+                if not all(_belongs(item, organization) for item in values):
+                    model = self.fields[name].queryset.model
+                    self.add_error(
+                        name,
+                        f"Choose one of {organization.name}’s {model._meta.verbose_name_plural}.",
+                    )
+        return cleaned
 
 
 class OrganizationScopedAdminMixin:
@@ -131,8 +197,13 @@ def _changes(form):
 
 
 class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
-    """Every change made here enters the organization's audit log."""
+    """Every change made here enters the organization's audit log.
 
+    Saves go through the app's services where it has them; a :class:`DomainError` they
+    raise rolls the save back and shows the form again with the error on its field.
+    """
+
+    form = TenantAdminForm
     list_select_related = ["organization"]
 
     def get_object(self, request, object_id, from_field=None):
@@ -141,6 +212,45 @@ class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
         obj = super().get_object(request, object_id, from_field)
         timezone.activate(obj.organization.timezone)
         return obj
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if _refused.get() is None:
+            return form
+
+        class RefusedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                refused = _refused.get()
+                field = refused.field if refused.field in self.fields else None
+                self.add_error(field, refused.message)
+                return cleaned
+
+        return RefusedForm
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            # The page's savepoint is rolled back; the same POST is shown with the error.
+            token = _refused.set(exc)
+            try:
+                return super().changeform_view(request, object_id, form_url, extra_context)
+            finally:
+                _refused.reset(token)
+
+    def save_related(self, request, form, formsets, change):
+        try:
+            super().save_related(request, form, formsets, change)
+        except DomainError as exc:
+            raise DomainError(exc.message) from exc  # about an inline row: not a form field
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def _audit(self, request, obj, verb, **kwargs):
         audit.record(
@@ -195,7 +305,14 @@ class ReadOnlyTenantAdmin(TenantAdmin):
 
 
 class TenantInlineFormSet(BaseInlineFormSet):
-    """Existing rows are looked up inside the parent's organization only."""
+    """Existing rows are looked up inside the parent's organization only, and each row's
+    choices follow that organization (see :class:`TenantAdminForm`)."""
+
+    def get_form_kwargs(self, index):
+        kwargs = super().get_form_kwargs(index)
+        if issubclass(self.form, TenantAdminForm):
+            kwargs["organization_id"] = self.instance.organization_id
+        return kwargs
 
     def add_fields(self, form, index):
         super().add_fields(form, index)
@@ -207,6 +324,7 @@ class TenantInlineFormSet(BaseInlineFormSet):
 class TenantInline(OrganizationScopedAdminMixin, admin.TabularInline):
     """Inline rows take their organization from the parent object."""
 
+    form = TenantAdminForm
     formset = TenantInlineFormSet
     exclude = ["organization"]
     extra = 0

@@ -1,10 +1,21 @@
 import pytest
 from django.urls import reverse
 
+from core.errors import DomainError
 from incidents import services
-from incidents.models import Category, Incident, PriorityRule, Service, TimelineEntry
+from incidents.models import (
+    ActionItem,
+    Category,
+    Incident,
+    PostIncidentReview,
+    PriorityRule,
+    Service,
+    TimelineEntry,
+)
 from incidents.states import Status
-from tenancy.models import Role
+from tenancy import services as tenancy_services
+from tenancy.models import AuditEvent, Role
+from tests.admin_forms import errors, shown
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +118,272 @@ def test_the_priority_matrix_is_editable_per_organization(client_for, member, or
 def test_non_admins_cannot_use_the_incident_admin(client_for, member, org, role):
     response = client_for(member(role)).get(changelist(Incident))
     assert response.status_code == 302
+
+
+# --- Two organizations in one admin: choices and saves stay inside the object's --------------
+
+
+@pytest.fixture(params=["admin of both", "superuser"])
+def operator(request, member, make_user, org, other_org):
+    """Someone whose admin spans Acme and Globex: an admin of both, or a superuser."""
+    if request.param == "superuser":
+        return make_user("root", is_superuser=True, is_staff=True)
+    user = member(Role.ADMIN, username="both")
+    tenancy_services.membership_create(
+        organization=other_org, actor=None, user=user, role=Role.ADMIN
+    )
+    return user
+
+
+@pytest.fixture
+def two(org, other_org, member):
+    """Per organization: a team, a service, a category, a responder, a reporter."""
+    made = {}
+    for organization in (org, other_org):
+        slug = organization.slug
+        team = tenancy_services.team_create(
+            organization=organization, actor=None, slug=f"{slug}-team", name=f"{slug} team"
+        )
+        made[slug] = {
+            "team": team,
+            "service": services.service_create(
+                organization=organization, actor=None, slug=f"{slug}-svc", name=f"{slug} svc"
+            ),
+            "category": Category.objects.for_org(organization).get(slug="network"),
+            "responder": member(Role.RESPONDER, organization=organization),
+            "reporter": member(Role.REPORTER, organization=organization),
+        }
+    return made
+
+
+def choices(response, field) -> set:
+    return set(response.context["adminform"].form.fields[field].queryset)
+
+
+def test_change_form_choices_follow_the_objects_organization(
+    client_for, operator, org, other_org, two
+):
+    ours, theirs = two["acme"], two["globex"]
+    reporter = ours["reporter"]
+    incident = services.incident_create(
+        organization=org, actor=None, title="Ours", reporter=reporter
+    )
+    client = client_for(operator)
+    page = client.get(admin_url(incident))
+    assert choices(page, "service") == {ours["service"]}
+    assert choices(page, "team") == {ours["team"]}
+    assert ours["category"] in choices(page, "category")
+    assert theirs["category"] not in choices(page, "category")
+    for person in ("assignee", "reporter", "commander", "comms_lead"):
+        offered = choices(page, person)
+        assert {ours["responder"], reporter} <= offered, person
+        assert not offered & {theirs["responder"], theirs["reporter"]}, person
+    service_page = client.get(admin_url(ours["service"]))
+    assert choices(service_page, "team") == {ours["team"]}
+
+
+def test_a_service_cannot_get_another_organizations_team(client_for, operator, org, two):
+    ours, theirs = two["acme"], two["globex"]
+    client = client_for(operator)
+    url = admin_url(ours["service"])
+    response = client.post(url, shown(client.get(url), team=theirs["team"].pk))
+    assert "team" in errors(response)
+    assert Service.objects.for_org(org).get(pk=ours["service"].pk).team is None
+    added = client.post(
+        reverse("admin:incidents_service_add"),
+        {
+            "organization": org.pk,
+            "slug": "planted",
+            "name": "Planted",
+            "description": "",
+            "team": theirs["team"].pk,
+            "status": "operational",
+            "alert_severity_map": "{}",
+        },
+    )
+    assert "Choose one of Acme’s teams." in errors(added)["team"]
+    assert not Service.objects.unscoped().filter(slug="planted").exists()
+
+
+def test_services_saved_in_the_admin_go_through_the_service_layer(
+    client_for, operator, org, two, monkeypatch
+):
+    ours = two["acme"]
+    calls = []
+    for name in ("service_create", "service_update", "service_delete"):
+        original = getattr(services, name)
+
+        def spy(*, _original=original, _name=name, **kwargs):
+            calls.append((_name, kwargs["organization"], kwargs["actor"]))
+            return _original(**kwargs)
+
+        monkeypatch.setattr(services, name, spy)
+    client = client_for(operator)
+    url = admin_url(ours["service"])
+    response = client.post(url, shown(client.get(url), team=ours["team"].pk, name="Renamed"))
+    assert response.status_code == 302
+    added = client.post(
+        reverse("admin:incidents_service_add"),
+        {
+            "organization": org.pk,
+            "slug": "new",
+            "name": "New",
+            "description": "",
+            "status": "operational",
+            "alert_severity_map": "{}",
+        },
+    )
+    assert added.status_code == 302, errors(added)
+    new = Service.objects.for_org(org).get(slug="new")
+    deleted = client.post(admin_url(new, "delete"), {"post": "yes"})
+    assert deleted.status_code == 302
+    assert calls == [
+        ("service_update", org, operator),
+        ("service_create", org, operator),
+        ("service_delete", org, operator),
+    ]
+    saved = Service.objects.for_org(org).get(pk=ours["service"].pk)
+    assert (saved.name, saved.team) == ("Renamed", ours["team"])
+    event = AuditEvent.objects.for_org(org).filter(action="service.updated").get()
+    assert (event.actor, event.before["name"], event.after["name"]) == (
+        operator,
+        "acme svc",
+        "Renamed",
+    )
+    assert not Service.objects.for_org(org).filter(slug="new").exists()
+
+
+@pytest.mark.parametrize("field", ["service", "team", "category", "assignee", "commander"])
+def test_an_incident_cannot_name_another_organizations_rows(client_for, operator, org, two, field):
+    theirs = two["globex"]
+    foreign = {
+        "service": theirs["service"],
+        "team": theirs["team"],
+        "category": theirs["category"],
+        "assignee": theirs["responder"],
+        "commander": theirs["responder"],
+    }[field]
+    incident = services.incident_create(organization=org, actor=None, title="Ours")
+    client = client_for(operator)
+    url = admin_url(incident)
+    response = client.post(url, shown(client.get(url), **{field: foreign.pk}, title="Changed"))
+    assert field in errors(response)  # a form error, not a 500
+    saved = Incident.objects.for_org(org).get(pk=incident.pk)
+    assert (saved.title, getattr(saved, field)) == ("Ours", None)
+
+
+@pytest.mark.parametrize("field", ["service", "team", "assignee"])
+def test_an_added_incident_cannot_name_another_organizations_rows(
+    client_for, operator, org, two, field
+):
+    theirs = two["globex"]
+    foreign = {"service": theirs["service"], "team": theirs["team"]}.get(field, theirs["responder"])
+    response = client_for(operator).post(
+        reverse("admin:incidents_incident_add"),
+        {
+            "organization": org.pk,
+            "title": "Planted",
+            "description": "",
+            "impact": 3,
+            "urgency": 3,
+            "severity": "",
+            field: foreign.pk,
+            "detected_at_0": "2026-11-28",
+            "detected_at_1": "08:00:00",
+            "source": "phone",
+            "error_codes": "[]",
+            "tags": "[]",
+            "timeline-TOTAL_FORMS": 0,
+            "timeline-INITIAL_FORMS": 0,
+        },
+    )
+    assert field in errors(response)
+    assert not Incident.objects.unscoped().filter(title="Planted").exists()
+
+
+@pytest.mark.parametrize("field", ["assignee", "commander", "comms_lead"])
+@pytest.mark.parametrize("role", [Role.REPORTER, Role.STAKEHOLDER])
+def test_only_members_who_work_incidents_hold_incident_roles_in_the_admin(
+    client_for, operator, member, org, field, role
+):
+    person = member(role, username="person")
+    incident = services.incident_create(organization=org, actor=None, title="Ours")
+    client = client_for(operator)
+    url = admin_url(incident)
+    response = client.post(url, shown(client.get(url), **{field: person.pk}))
+    assert "person is a" in errors(response)[field][0]
+    assert getattr(Incident.objects.for_org(org).get(pk=incident.pk), field) is None
+    responder = member(Role.RESPONDER, username="worker")
+    response = client.post(url, shown(client.get(url), **{field: responder.pk}))
+    assert response.status_code == 302
+    assert getattr(Incident.objects.for_org(org).get(pk=incident.pk), field) == responder
+
+
+@pytest.fixture
+def review(org):
+    incident = services.incident_create(organization=org, actor=None, title="Reviewed")
+    services.incident_transition(
+        organization=org, actor=None, incident=incident, status=Status.RESOLVED, resolution="ok"
+    )
+    return services.review_create(organization=org, actor=None, incident=incident)
+
+
+def test_a_reviews_owner_is_a_member_of_its_organization(client_for, operator, org, two, review):
+    ours, theirs = two["acme"], two["globex"]
+    client = client_for(operator)
+    url = admin_url(review)
+    page = client.get(url)
+    assert ours["responder"] in choices(page, "owner")
+    assert theirs["responder"] not in choices(page, "owner")
+    response = client.post(url, shown(page, owner=theirs["responder"].pk))
+    assert "owner" in errors(response)
+    assert PostIncidentReview.objects.for_org(org).get(pk=review.pk).owner is None
+    response = client.post(url, shown(page, owner=ours["responder"].pk, summary="Better"))
+    assert response.status_code == 302
+    saved = PostIncidentReview.objects.for_org(org).get(pk=review.pk)
+    assert (saved.owner, saved.summary) == (ours["responder"], "Better")
+
+
+def test_an_action_items_owner_is_a_member_of_its_organization(
+    client_for, operator, org, two, review
+):
+    ours, theirs = two["acme"], two["globex"]
+    client = client_for(operator)
+    url = admin_url(review)
+    page = client.get(url)
+    row = {
+        "action_items-TOTAL_FORMS": 1,
+        "action_items-0-title": "Add a canary",
+        "action_items-0-status": "open",
+        "action_items-0-review": review.pk,
+    }
+    refused = client.post(
+        url, shown(page, **row, **{"action_items-0-owner": theirs["reporter"].pk})
+    )
+    assert refused.status_code == 200
+    [inline] = refused.context["inline_admin_formsets"]
+    assert "owner" in inline.formset.forms[0].errors
+    assert not ActionItem.objects.unscoped().exists()
+    added = client.post(url, shown(page, **row, **{"action_items-0-owner": ours["responder"].pk}))
+    assert added.status_code == 302
+    item = ActionItem.objects.for_org(org).get()
+    assert (item.title, item.owner, item.review_id) == (
+        "Add a canary",
+        ours["responder"],
+        review.pk,
+    )
+
+
+def test_a_domain_error_from_a_service_is_shown_on_the_form(client_for, operator, org, monkeypatch):
+    """Whatever a service refuses at save time is a form error: the save is rolled back."""
+    incident = services.incident_create(organization=org, actor=None, title="Ours")
+
+    def refuse(**kwargs):
+        raise DomainError("Not now.", field="title")
+
+    monkeypatch.setattr(services, "incident_update", refuse)
+    client = client_for(operator)
+    url = admin_url(incident)
+    response = client.post(url, shown(client.get(url), title="Changed"))
+    assert errors(response)["title"] == ["Not now."]
+    assert Incident.objects.for_org(org).get(pk=incident.pk).title == "Ours"
