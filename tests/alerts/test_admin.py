@@ -8,6 +8,7 @@ from alerts.models import Alert, ChangeEvent
 from incidents import services as incident_services
 from incidents.models import Integration
 from tenancy import rls
+from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
 from tests.conftest import see
 
@@ -196,3 +197,37 @@ def test_responders_cannot_use_the_integration_admin(client_for, member, ours):
     response = client.get(admin_url(ours["integration"]))
     assert response.status_code == 302  # to the admin login
     assert ours["integration"].key not in response.content.decode()
+
+
+@pytest.fixture(params=["admin of both", "superuser"])
+def operator(request, member, make_user, org, other_org):
+    """Someone whose admin spans both organizations: an admin of both, or a superuser."""
+    if request.param == "superuser":
+        return make_user("root", is_superuser=True, is_staff=True)
+    user = member(Role.ADMIN, username="both")
+    tenancy_services.membership_create(
+        organization=other_org, actor=None, user=user, role=Role.ADMIN
+    )
+    return user
+
+
+def test_an_integration_gets_a_service_of_its_own_organization(
+    client_for, operator, org, ours, theirs
+):
+    client = client_for(operator)
+    add = reverse("admin:incidents_integration_add")
+    data = {
+        "organization": org.pk,
+        "service": theirs["service"].pk,
+        "kind": "generic",
+        "name": "Planted",
+        "is_active": "on",
+        "rate_limit_per_minute": 600,
+    }
+    planted = client.post(add, data)
+    assert planted.status_code == 200
+    assert planted.context["adminform"].form.errors["service"] == ["Choose one of Acme’s services."]
+    assert not Integration.objects.unscoped().filter(name="Planted").exists()
+    response = client.post(add, {**data, "service": ours["service"].pk})
+    assert response.status_code == 302
+    assert Integration.objects.for_org(org).get(name="Planted").service == ours["service"]

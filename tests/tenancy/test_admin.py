@@ -13,6 +13,7 @@ from tenancy.models import (
     Team,
     TeamMembership,
 )
+from tests.admin_forms import shown
 from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
@@ -384,3 +385,41 @@ def test_organizations_are_never_deleted_in_the_admin(client_for, make_user, org
     delete = reverse("admin:tenancy_organization_delete", args=[org.pk])
     assert client_for(root).post(delete, {"post": "yes"}).status_code == 403
     assert Organization.objects.filter(pk=org.pk).exists()
+
+
+@pytest.fixture(params=["admin of both", "superuser"])
+def operator(request, member, make_user, org, other_org):
+    """Someone whose admin spans both organizations: an admin of both, or a superuser."""
+    if request.param == "superuser":
+        return make_user("root", is_superuser=True, is_staff=True)
+    user = member(Role.ADMIN, username="both")
+    services.membership_create(organization=other_org, actor=None, user=user, role=Role.ADMIN)
+    return user
+
+
+def test_team_member_choices_follow_the_teams_organization(
+    client_for, operator, member, org, other_org, teams
+):
+    ours = member(Role.RESPONDER, username="ours-person")
+    theirs = member(Role.RESPONDER, organization=other_org, username="theirs-person")
+    client = client_for(operator)
+    page = client.get(change_url(teams["ours"]))
+    [inline] = page.context["inline_admin_formsets"]
+    offered = set(inline.formset.empty_form.fields["user"].queryset)
+    assert ours in offered
+    assert theirs not in offered
+    row = {
+        "memberships-TOTAL_FORMS": 1,
+        "memberships-0-team": teams["ours"].pk,
+        "memberships-0-role": "member",
+    }
+    refused = client.post(
+        change_url(teams["ours"]), shown(page, **row, **{"memberships-0-user": theirs.pk})
+    )
+    assert refused.status_code == 200
+    assert not TeamMembership.objects.unscoped().exists()
+    added = client.post(
+        change_url(teams["ours"]), shown(page, **row, **{"memberships-0-user": ours.pk})
+    )
+    assert added.status_code == 302
+    assert TeamMembership.objects.unscoped().get().user == ours
