@@ -1,6 +1,7 @@
 import inspect
 
 from django.contrib import admin, messages
+from django.db.models import Q
 
 from core.errors import DomainError
 from incidents import services, timeline
@@ -15,8 +16,10 @@ from incidents.models import (
     SlaTarget,
     TimelineEntry,
 )
+from incidents.roles import WORK_INCIDENTS
 from incidents.states import Status
-from tenancy.admin import TenantAdmin, TenantInline
+from tenancy.admin import TenantAdmin, TenantAdminForm, TenantInline
+from tenancy.roles import roles_with_perm
 
 # Computed by the services from the organization's SLA targets; never edited by hand.
 SLA_FIELDS = [
@@ -130,8 +133,28 @@ def _transition_action(status: str, label: str):
     )
 
 
+class IncidentAdminForm(TenantAdminForm):
+    """Assignee, commander and comms lead are offered among the members who may work
+    incidents (and whoever holds the role now); the services refuse anyone else."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.organization_id is None:
+            return  # an add page: the organization chosen decides, on save
+        workers = Q(
+            memberships__organization_id=self.organization_id,
+            memberships__role__in=roles_with_perm(WORK_INCIDENTS),
+        )
+        for name in services.PEOPLE:
+            field = self.fields.get(name)
+            if field is not None:
+                holder = getattr(self.instance, f"{name}_id")
+                field.queryset = field.queryset.filter(workers | Q(pk=holder)).distinct()
+
+
 @admin.register(Incident)
 class IncidentAdmin(TenantAdmin):
+    form = IncidentAdminForm
     list_display = [
         "reference",
         "title",

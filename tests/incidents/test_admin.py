@@ -174,10 +174,13 @@ def test_change_form_choices_follow_the_objects_organization(
     assert choices(page, "team") == {ours["team"]}
     assert ours["category"] in choices(page, "category")
     assert theirs["category"] not in choices(page, "category")
-    for person in ("assignee", "reporter", "commander", "comms_lead"):
+    assert {ours["responder"], reporter} <= choices(page, "reporter")
+    assert not choices(page, "reporter") & {theirs["responder"], theirs["reporter"]}
+    for person in ("assignee", "commander", "comms_lead"):
         offered = choices(page, person)
-        assert {ours["responder"], reporter} <= offered, person
-        assert not offered & {theirs["responder"], theirs["reporter"]}, person
+        assert ours["responder"] in offered, person
+        # Reporters do not work incidents: not offered (see the roles' tests below).
+        assert not offered & {reporter, theirs["responder"], theirs["reporter"]}, person
     service_page = client.get(admin_url(ours["service"]))
     assert choices(service_page, "team") == {ours["team"]}
 
@@ -310,8 +313,33 @@ def test_only_members_who_work_incidents_hold_incident_roles_in_the_admin(
     incident = services.incident_create(organization=org, actor=None, title="Ours")
     client = client_for(operator)
     url = admin_url(incident)
-    response = client.post(url, shown(client.get(url), **{field: person.pk}))
-    assert "person is a" in errors(response)[field][0]
+    page = client.get(url)
+    assert person not in choices(page, field)
+    response = client.post(url, shown(page, **{field: person.pk}))
+    assert field in errors(response)
+    assert getattr(Incident.objects.for_org(org).get(pk=incident.pk), field) is None
+    # Offered or not, the service has the last word: its refusal is a form error too.
+    added = client.post(
+        reverse("admin:incidents_incident_add"),
+        {
+            "organization": org.pk,
+            "title": "Planted",
+            "description": "",
+            "impact": 3,
+            "urgency": 3,
+            "severity": "",
+            field: person.pk,
+            "detected_at_0": "2026-11-28",
+            "detected_at_1": "08:00:00",
+            "source": "phone",
+            "error_codes": "[]",
+            "tags": "[]",
+            "timeline-TOTAL_FORMS": 0,
+            "timeline-INITIAL_FORMS": 0,
+        },
+    )
+    assert "person is a" in errors(added)[field][0]
+    assert not Incident.objects.unscoped().filter(title="Planted").exists()
     assert getattr(Incident.objects.for_org(org).get(pk=incident.pk), field) is None
     responder = member(Role.RESPONDER, username="worker")
     response = client.post(url, shown(client.get(url), **{field: responder.pk}))
