@@ -108,12 +108,11 @@ class TenantAdminForm(forms.ModelForm):
             for name in list(cleaned):
                 value = cleaned[name]
                 values = value if isinstance(value, QuerySet | list | tuple) else [value]
-                if not all(_belongs(item, organization) for item in values):
-                    model = self.fields[name].queryset.model
-                    self.add_error(
-                        name,
-                        f"Choose one of {organization.name}’s {model._meta.verbose_name_plural}.",
-                    )
+                foreign = [item for item in values if not _belongs(item, organization)]
+                if foreign:
+                    kind = foreign[0]._meta.verbose_name_plural
+                    kind = "members" if isinstance(foreign[0], User) else kind
+                    self.add_error(name, f"Choose one of {organization.name}’s {kind}.")
         return cleaned
 
 

@@ -415,3 +415,17 @@ def test_a_domain_error_from_a_service_is_shown_on_the_form(client_for, operator
     response = client.post(url, shown(client.get(url), title="Changed"))
     assert errors(response)["title"] == ["Not now."]
     assert Incident.objects.for_org(org).get(pk=incident.pk).title == "Ours"
+
+
+def test_a_domain_error_while_deleting_is_a_message(client_for, operator, org, two, monkeypatch):
+    ours = two["acme"]
+
+    def refuse(**kwargs):
+        raise DomainError("The service still has open incidents.")
+
+    monkeypatch.setattr(services, "service_delete", refuse)
+    url = admin_url(ours["service"], "delete")
+    response = client_for(operator).post(url, {"post": "yes"}, follow=True)
+    assert response.status_code == 200
+    assert "The service still has open incidents." in response.content.decode()
+    assert Service.objects.for_org(org).filter(pk=ours["service"].pk).exists()
