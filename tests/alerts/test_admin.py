@@ -227,6 +227,7 @@ def test_an_integration_gets_a_service_of_its_own_organization(
     planted = client.post(add, data)
     assert planted.status_code == 200
     assert planted.context["adminform"].form.errors["service"] == ["Choose one of Acme’s services."]
+    see(org, theirs["service"].organization)
     assert not Integration.objects.unscoped().filter(name="Planted").exists()
     response = client.post(add, {**data, "service": ours["service"].pk})
     assert response.status_code == 302

@@ -16,6 +16,7 @@ from alerts.events import DEFAULT_SEVERITY_MAP
 from alerts.models import Alert, ChangeEvent
 from incidents.models import Incident, Integration, TimelineEntry
 from tenancy.models import Role
+from tests.conftest import see
 
 Kind = Integration.Kind
 MODELS = (Alert, ChangeEvent, Incident, TimelineEntry)
@@ -563,6 +564,7 @@ def test_a_deactivated_organization_accepts_nothing(client, world, org, name):
     as_unknown = endpoint.send_json(client, unknown, endpoint.valid(unknown))
     org.is_active = False
     org.save()
+    see(org)
     before = snapshot()
 
     response = endpoint.send_json(client, integration.key, endpoint.valid(integration.key))

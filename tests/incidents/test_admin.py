@@ -16,6 +16,7 @@ from incidents.states import Status
 from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
 from tests.admin_forms import errors, shown
+from tests.conftest import see
 
 pytestmark = pytest.mark.django_db
 
@@ -205,6 +206,7 @@ def test_a_service_cannot_get_another_organizations_team(client_for, operator, o
         },
     )
     assert "Choose one of Acme’s teams." in errors(added)["team"]
+    see(org)
     assert not Service.objects.unscoped().filter(slug="planted").exists()
 
 
@@ -301,6 +303,7 @@ def test_an_added_incident_cannot_name_another_organizations_rows(
         },
     )
     assert field in errors(response)
+    see(org)
     assert not Incident.objects.unscoped().filter(title="Planted").exists()
 
 
@@ -339,6 +342,7 @@ def test_only_members_who_work_incidents_hold_incident_roles_in_the_admin(
         },
     )
     assert "person is a" in errors(added)[field][0]
+    see(org)
     assert not Incident.objects.unscoped().filter(title="Planted").exists()
     assert getattr(Incident.objects.for_org(org).get(pk=incident.pk), field) is None
     responder = member(Role.RESPONDER, username="worker")
@@ -391,6 +395,7 @@ def test_an_action_items_owner_is_a_member_of_its_organization(
     assert refused.status_code == 200
     [inline] = refused.context["inline_admin_formsets"]
     assert "owner" in inline.formset.forms[0].errors
+    see(org)
     assert not ActionItem.objects.unscoped().exists()
     added = client.post(url, shown(page, **row, **{"action_items-0-owner": ours["responder"].pk}))
     assert added.status_code == 302

@@ -417,6 +417,7 @@ def test_team_member_choices_follow_the_teams_organization(
         change_url(teams["ours"]), shown(page, **row, **{"memberships-0-user": theirs.pk})
     )
     assert refused.status_code == 200
+    see(org, other_org)
     assert not TeamMembership.objects.unscoped().exists()
     added = client.post(
         change_url(teams["ours"]), shown(page, **row, **{"memberships-0-user": ours.pk})
