@@ -14,7 +14,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents import timeline
-from incidents.models import Category, Incident, Priority, Service, TimelineEntry
+from incidents.models import (
+    Category,
+    Incident,
+    Priority,
+    Service,
+    TimelineEntry,
+    validate_alert_severity_map,
+)
 from incidents.selectors import satisfaction_visible
 from incidents.services import UPDATABLE
 from incidents.states import Status, allowed_targets
@@ -76,6 +83,20 @@ def _user_field(**kwargs) -> OrganizationSlugField:
         allow_null=True,
         **kwargs,
     )
+
+
+class JSONField(serializers.JSONField):
+    """DRF's JSONField, refusing ``null`` from a form as it does from a JSON body.
+
+    A form (multipart or urlencoded) sends the text ``null``, which DRF parses only after
+    its check for a missing value; without this the null reached the database.
+    """
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is None and not self.allow_null:
+            self.fail("null")
+        return value
 
 
 def _labels(help_text: str) -> serializers.ListField:
@@ -399,6 +420,12 @@ class ServiceSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=50)
     description = _text()
     team = _slug_field(Team, help_text="Slug of the team that owns the service.")
+    alert_severity_map = JSONField(
+        required=False,
+        validators=[validate_alert_severity_map],
+        help_text="Alert severity -> the new incident's impact, urgency and severity, over the "
+        'defaults, e.g. {"warning": {"impact": 1, "urgency": 2}}.',
+    )
 
     class Meta:
         model = Service
@@ -412,12 +439,6 @@ class ServiceSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["created_at"]
-        extra_kwargs = {
-            "alert_severity_map": {
-                "help_text": "Alert severity -> the new incident's impact, urgency and "
-                'severity, over the defaults, e.g. {"warning": {"impact": 1, "urgency": 2}}.'
-            }
-        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -63,6 +63,25 @@ def test_the_api_refuses_a_bad_map_and_keeps_the_old_one(org, integration, admin
     assert Service.objects.for_org(org).get(pk=service.pk).alert_severity_map == VALID
 
 
+@pytest.mark.parametrize("body_format", ["json", "multipart"])
+def test_a_null_map_is_refused_from_a_form_as_from_json(org, admin_client, body_format):
+    """A form sends the text "null", which DRF parses after its own check for null."""
+    create = reverse("service-list", kwargs={"org": org.slug})
+    body = {"slug": "web", "name": "Web", "alert_severity_map": "null"}
+    if body_format == "json":
+        body["alert_severity_map"] = None
+    response = admin_client.post(create, body, format=body_format)
+    assert response.status_code == 400
+    assert response.json() == {"alert_severity_map": ["This field may not be null."]}
+    assert not Service.objects.for_org(org).exists()
+
+    admin_client.post(create, {"slug": "web", "name": "Web", "alert_severity_map": VALID})
+    body = {"alert_severity_map": None if body_format == "json" else "null"}
+    response = admin_client.patch(service_url(org, "web"), body, format=body_format)
+    assert response.status_code == 400
+    assert Service.objects.for_org(org).get().alert_severity_map == VALID
+
+
 def test_the_admin_refuses_a_bad_map(org, integration, member, client_for):
     service = integration().service
     client = client_for(member(Role.ADMIN))
