@@ -3,6 +3,7 @@ their immutable timeline. Every row carries its organization."""
 
 from __future__ import annotations
 
+import posixpath
 import secrets
 
 from django.conf import settings
@@ -498,6 +499,23 @@ class BusinessHours(TenantModel):
 # --- Attachments ---
 
 
+# File systems limit a name in bytes (255 on most), and a character of a name in another
+# script takes two to four of them: stored names are cut by bytes, well below the limit.
+STORED_NAME_MAX_BYTES = 100
+
+
+def cut_to_bytes(name: str, limit: int) -> str:
+    """``name`` in at most ``limit`` bytes of UTF-8, never splitting a character, keeping a
+    short extension (``.png``) so the stored file still says what it is."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, extension = posixpath.splitext(name)
+    if len(extension.encode()) > limit // 4:
+        stem, extension = name, ""
+    budget = limit - len(extension.encode())
+    return stem.encode()[:budget].decode("utf-8", "ignore") + extension
+
+
 def attachment_upload_to(instance, filename: str) -> str:
     """attachments/<org id>/<incident id>/<uuid4>/<sanitized original name>."""
     import uuid
@@ -507,7 +525,7 @@ def attachment_upload_to(instance, filename: str) -> str:
 
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     try:
-        name = get_valid_filename(name)[:100]
+        name = cut_to_bytes(get_valid_filename(name), STORED_NAME_MAX_BYTES)
     except SuspiciousFileOperation:  # names like "." or ".."
         name = ""
     return (

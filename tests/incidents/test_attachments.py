@@ -9,7 +9,13 @@ from django.test import Client
 from django.urls import reverse
 
 from incidents import services
-from incidents.models import Attachment, Incident, TimelineEntry
+from incidents.models import (
+    STORED_NAME_MAX_BYTES,
+    Attachment,
+    Incident,
+    TimelineEntry,
+    cut_to_bytes,
+)
 from tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -203,6 +209,34 @@ def test_file_names_are_sanitized(org, people, incident, media):
     assert attachment.file.name.startswith(f"attachments/{org.pk}/{incident.pk}/")
     assert attachment.file.name.endswith("/pass_wd.txt")
     assert (media / attachment.file.name).is_file()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "事故報告" * 60 + ".txt",  # 3 bytes a character: 100 characters pass 255 bytes
+        "Ünïcödé_" * 30 + ".txt",
+    ],
+    ids=["cjk", "latin"],
+)
+def test_a_long_name_in_any_script_is_stored(api_client_for, org, people, incident, media, name):
+    client = api_client_for(people[Role.RESPONDER])
+    response = client.post(
+        api_url(org, incident), {"file": upload(name, b"notes", "text/plain")}, format="multipart"
+    )
+    assert response.status_code == 201, response.content
+    attachment = Attachment.objects.for_org(org).get()
+    assert attachment.original_name == name
+    stored = attachment.file.name.rsplit("/", 1)[-1]
+    assert len(stored.encode()) <= STORED_NAME_MAX_BYTES
+    assert stored.endswith(".txt")
+    assert (media / attachment.file.name).read_bytes() == b"notes"
+
+
+def test_stored_names_are_cut_by_bytes_between_characters():
+    assert cut_to_bytes("screen.png", 100) == "screen.png"
+    assert cut_to_bytes("é" * 100 + ".png", 21) == "é" * 8 + ".png"  # 17 bytes: 8 whole é
+    assert cut_to_bytes("a." + "é" * 50, 20) == "a." + "é" * 9  # no room for that extension
 
 
 def test_reporters_attach_to_their_own_incidents_only(api_client_for, org, people, member):
