@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import secrets
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -66,6 +67,17 @@ class Category(TenantModel):
 
 
 ALERT_SEVERITIES = ("critical", "error", "warning", "info")
+
+# When an incident occurred and was detected come from people and other systems. A time far
+# from the present is a mistake, and near the ends of the calendar (year 1, year 9999) the
+# SLA clock and the display in an organization's time zone overflow.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)  # how far ahead another system's clock may run
+
+
+def plausible_time(value: datetime) -> bool:
+    """Between 1970 and a day from now."""
+    return EARLIEST_TIME <= value <= now() + CLOCK_SKEW
 
 
 def validate_alert_severity_map(value) -> None:

@@ -24,6 +24,7 @@ from incidents.models import (
     PriorityRule,
     Service,
     TimelineEntry,
+    plausible_time,
 )
 from incidents.roles import WORK_INCIDENTS
 from incidents.states import OPEN_STATES, Status, allowed_targets
@@ -156,6 +157,12 @@ def _check_same_organization(organization, **related) -> None:
             raise DomainError("Not found.", field=field)
 
 
+def _check_times(**times) -> None:
+    for field, value in times.items():
+        if value is not None and not plausible_time(value):
+            raise DomainError("Give a time between 1970 and now.", field=field)
+
+
 def _check_member(organization, field: str, user) -> None:
     """A person named on an incident or a review is a member here, or "not found"."""
     if user is None:
@@ -261,6 +268,7 @@ def incidents_open_many(*, organization, actor, specs: list[dict]) -> list[Incid
     incidents = []
     for number, spec in zip(_next_numbers(organization, len(specs)), specs, strict=True):
         spec = dict(spec)
+        _check_times(occurred_at=spec.get("occurred_at"), detected_at=spec.get("detected_at"))
         service = spec.get("service")
         _check_same_organization(
             organization,
@@ -420,6 +428,7 @@ def incident_update(*, organization, actor, incident: Incident, **changes) -> In
     _check_same_organization(
         organization, **{k: v for k, v in changes.items() if k in ("category", "service", "team")}
     )
+    _check_times(occurred_at=changes.get("occurred_at"))
     incident = _locked(organization, incident)
     for field in PEOPLE:
         if field in changes and getattr(incident, f"{field}_id") != getattr(

@@ -512,6 +512,16 @@ def test_a_holder_whose_role_changed_keeps_it_until_replaced(
     ]
 
 
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_occurred_at_far_from_now_is_400(api_client_for, org, responder, value):
+    incident = create(org)
+    response = api_client_for(responder).patch(detail_url(org, incident), {"occurred_at": value})
+    assert response.status_code == 400
+    assert response.json() == {"occurred_at": ["Give a time between 1970 and now."]}
+    incident.refresh_from_db()
+    assert incident.occurred_at is None
+
+
 def test_occurred_at_changes_are_recorded(api_client_for, org, responder):
     incident = create(org)
     client = api_client_for(responder)
@@ -824,6 +834,11 @@ BAD_CREATE = [
     ({"title": "ok", "occurred_at": 1700000000}, "occurred_at"),
     ({"title": "ok", "occurred_at": "9999-12-31T23:59:59-14:00"}, "occurred_at"),
     ({"title": "ok", "detected_at": "0001-01-01T00:00:00+14:00"}, "detected_at"),
+    # In range for Python, but the SLA clock and the organization's time zone overflow.
+    ({"title": "ok", "detected_at": "9999-12-31T23:59:59Z"}, "detected_at"),
+    ({"title": "ok", "detected_at": "0001-01-01T00:00:00Z"}, "detected_at"),
+    ({"title": "ok", "occurred_at": "9999-12-31T23:59:59Z"}, "occurred_at"),
+    ({"title": "ok", "occurred_at": "1969-12-31T23:59:59Z"}, "occurred_at"),
     ({"title": "ok", "error_codes": "E1"}, "error_codes"),
     ({"title": "ok", "error_codes": {"a": "b"}}, "error_codes"),
     ({"title": "ok", "error_codes": ["x" * 65]}, "error_codes"),
