@@ -49,6 +49,8 @@ def saved_view_save(*, organization, owner, name: str, query: str) -> SavedView:
         raise DomainError("Give the view a name.", field="name")
     if len(name) > NAME_MAX:
         raise DomainError(f"Names have at most {NAME_MAX} characters.", field="name")
+    if "\x00" in name:  # PostgreSQL text cannot hold it
+        raise DomainError("Names cannot contain NUL bytes.", field="name")
     query = normalize_query(query, user=owner)
     views = saved_views_of(organization=organization, user=owner)
     if not views.filter(name=name).exists() and views.count() >= MAX_PER_USER:

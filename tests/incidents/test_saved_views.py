@@ -121,6 +121,15 @@ def test_invalid_input_is_refused_with_a_message(client_for, org, responder, nam
     assert views_of(org, responder) == {}
 
 
+@pytest.mark.postgres
+def test_a_nul_byte_in_the_name_is_refused(client_for, org, responder):
+    client = client_for(responder)
+    response = save(client, org, "Mine\x00", "status=new")
+    assert response.status_code == 302
+    assert "cannot contain NUL bytes" in text(client.get(response["Location"]))
+    assert views_of(org, responder) == {}
+
+
 def test_a_missing_form_field_is_not_a_server_error(client_for, org, responder):
     client = client_for(responder)
     assert client.post(url("saved-view-save", org), {}).status_code == 302
