@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from alerts.models import Alert
 from core.text import strip_bidi_controls
-from incidents.models import ALERT_SEVERITIES, Level, Severity
+from incidents.models import ALERT_SEVERITIES, Level, Severity, plausible_time
 
 MAX_BODY_BYTES = 512 * 1024
 DEDUP_KEY_MAX = 255
@@ -179,7 +179,10 @@ def parse_timestamp(value: Any, name: str, errors: list[str]) -> datetime | None
             except OverflowError:
                 parsed = None
             else:
-                return parsed
+                if plausible_time(parsed):
+                    return parsed
+                errors.append(f"'{name}' must be a time between 1970 and now")
+                return None
     errors.append(f"'{name}' must be an ISO 8601 time with a time zone")
     return None
 

@@ -196,6 +196,22 @@ def test_an_alert_twice_in_one_notification_is_stored_once(org, integration, cli
     assert Alert.objects.for_org(org).count() == 1
 
 
+@pytest.mark.parametrize("timestamp", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_a_time_far_from_now_is_refused(org, integration, client, timestamp):
+    """In range for Python, but an incident cannot have occurred then (and the portal's
+    display in the organization's time zone overflows)."""
+    integrated = integration("pagerduty")
+    body = {
+        "routing_key": integrated.key,
+        "event_action": "trigger",
+        "payload": {"summary": "x", "source": "y", "severity": "info", "timestamp": timestamp},
+    }
+    response = client.post("/v2/enqueue", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert "'payload.timestamp' must be a time between 1970 and now" in str(response.json())
+    assert not Alert.objects.for_org(org).exists()
+
+
 @pytest.mark.parametrize(
     ("path", "body", "headers"),
     [
