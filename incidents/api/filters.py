@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from django import forms
-from django.core.exceptions import ValidationError
 from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
 
 from incidents import selectors
 from incidents.models import Incident, Priority, Severity
 from incidents.states import Status
+from tenancy.api.filters import BoundedIsoDateTimeFilter
 
 
 class SeparatedMultipleChoiceField(forms.MultipleChoiceField):
@@ -24,23 +21,6 @@ class SeparatedMultipleChoiceField(forms.MultipleChoiceField):
 
 class SeparatedMultipleChoiceFilter(filters.MultipleChoiceFilter):
     field_class = SeparatedMultipleChoiceField
-
-
-class BoundedIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 datetime that the database can compare (in UTC) without overflowing."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value is not None:
-            try:
-                value.astimezone(UTC)
-            except OverflowError as exc:
-                raise ValidationError("Datetime value out of range.", code="overflow") from exc
-        return value
-
-
-class BoundedIsoDateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = BoundedIsoDateTimeField
 
 
 class IncidentFilter(filters.FilterSet):

@@ -10,6 +10,7 @@ from rest_framework.reverse import reverse
 
 from tenancy import selectors, services
 from tenancy.api.base import OrganizationScopedMixin
+from tenancy.api.filters import BoundedIsoDateTimeFilter
 from tenancy.api.serializers import (
     AuditEventSerializer,
     InvitationCreateSerializer,
@@ -309,8 +310,8 @@ class InvitationViewSet(
 class AuditEventFilter(filters.FilterSet):
     action = filters.CharFilter(help_text="Exact action, e.g. member.role_changed.")
     actor = filters.CharFilter(field_name="actor_label", lookup_expr="icontains")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
