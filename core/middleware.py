@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import BadRequest
+from django.http import JsonResponse
 from django.urls import get_resolver
+
+NUL = "\x00"
+MESSAGE = "NUL bytes are not allowed."
 
 
 class RefuseNulBytesMiddleware:
@@ -14,16 +18,26 @@ class RefuseNulBytesMiddleware:
     the URL once covers the portal's searches, the admin's search boxes and filters, and
     the API's filters and lookups alike. (Bodies are checked by their form and serializer
     fields, which refuse NUL bytes.)
+
+    A browser gets the 400 page; any other client JSON naming the offending parameters,
+    like the API's other field errors.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path_info or any(
-            "\x00" in key or any("\x00" in value for value in values)
-            for key, values in request.GET.lists()
-        ):
+        fields = sorted(
+            {
+                key
+                for key, values in request.GET.lists()
+                if NUL in key or any(NUL in value for value in values)
+            }
+        )
+        if not fields and NUL not in request.path_info:
+            return self.get_response(request)
+        if "text/html" in request.headers.get("Accept", ""):
             bad_request = get_resolver().resolve_error_handler(400)
-            return bad_request(request, exception=BadRequest("A NUL byte in the URL."))
-        return self.get_response(request)
+            return bad_request(request, exception=BadRequest(MESSAGE))
+        errors = {field: [MESSAGE] for field in fields} or {"detail": MESSAGE}
+        return JsonResponse(errors, status=400)

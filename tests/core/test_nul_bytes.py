@@ -38,14 +38,20 @@ API = [
 
 @pytest.mark.parametrize("path", PORTAL)
 def test_portal_pages(client_for, member, path):
-    response = client_for(member(Role.OWNER)).get(path)
+    response = client_for(member(Role.OWNER)).get(path, HTTP_ACCEPT="text/html,*/*;q=0.8")
     assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("path", API)
 def test_api_filters_and_lookups(api_client_for, api_key_for, path):
     response = api_client_for(api_key_for(Role.OWNER)).get(path)
     assert response.status_code == 400
+    errors = response.json()
+    if "?" in path:  # the parameter, as with the API's other field errors
+        assert errors == {path.split("?")[1].split("=")[0]: ["NUL bytes are not allowed."]}
+    else:
+        assert errors == {"detail": "NUL bytes are not allowed."}
 
 
 def test_admin_search_boxes(client_for, member, org):
