@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +46,22 @@ def server_database_url() -> str:
     return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
 
 
+@functools.cache
+def collected_static() -> str:
+    """STATIC_ROOT for the servers, collected once per test run as a deploy does: with
+    DEBUG=0 pages name their files through the manifest that collectstatic writes."""
+    root = tempfile.mkdtemp(prefix="beacon-static-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DEBUG": "0", "STATIC_ROOT": root},
+        check=True,
+        timeout=300,
+    )
+    return root
+
+
 @dataclasses.dataclass(frozen=True)
 class Server:
     base: str  # http://127.0.0.1:<port>
@@ -61,6 +80,7 @@ def gunicorn(*, workers: int = 1, env: dict[str, str] | None = None):
         "DEBUG": "0",
         "BEACON_HTTPS": "0",
         "PYTHONUNBUFFERED": "1",
+        "STATIC_ROOT": collected_static(),
         **(env or {}),
     }
     environment.pop("DJANGO_SETTINGS_MODULE", None)  # config.wsgi picks config.settings
