@@ -223,6 +223,17 @@ class IncidentAdmin(TenantAdmin):
     def reference(self, obj):
         return obj.reference
 
+    def get_readonly_fields(self, request, obj=None):
+        """Once created, only what ``incident_update`` changes is editable; the rest (the
+        reporter, the origin, detection) is the record, shown but never silently dropped."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return fields
+        shown = [name for _, options in self.fieldsets for name in options["fields"]]
+        return fields + [
+            name for name in shown if name not in services.UPDATABLE and name not in fields
+        ]
+
     def save_model(self, request, obj, form, change):
         """Through the same services as the portal and the API, so the timeline is kept."""
         data = {field: form.cleaned_data[field] for field in form.changed_data}

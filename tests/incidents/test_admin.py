@@ -175,8 +175,7 @@ def test_change_form_choices_follow_the_objects_organization(
     assert choices(page, "team") == {ours["team"]}
     assert ours["category"] in choices(page, "category")
     assert theirs["category"] not in choices(page, "category")
-    assert {ours["responder"], reporter} <= choices(page, "reporter")
-    assert not choices(page, "reporter") & {theirs["responder"], theirs["reporter"]}
+    assert "reporter" not in page.context["adminform"].form.fields  # the record: read-only
     for person in ("assignee", "commander", "comms_lead"):
         offered = choices(page, person)
         assert ours["responder"] in offered, person
@@ -434,3 +433,29 @@ def test_a_domain_error_while_deleting_is_a_message(client_for, operator, org, t
     assert response.status_code == 200
     assert "The service still has open incidents." in response.content.decode()
     assert Service.objects.for_org(org).filter(pk=ours["service"].pk).exists()
+
+
+def test_after_creation_only_what_the_service_changes_is_editable(client_for, member, org):
+    """The reporter, the origin and the detection time are the record: shown read-only on
+    the change page, so an edit is never accepted and then silently dropped."""
+    reporter = member(Role.REPORTER)
+    incident = services.incident_create(
+        organization=org,
+        actor=reporter,
+        title="Slow",
+        reporter=reporter,
+        source="phone",
+        dedup_key="k-1",
+    )
+    client = client_for(member(Role.ADMIN))
+    page = client.get(admin_url(incident))
+    form = page.context["adminform"].form
+    for field in ("reporter", "source", "dedup_key", "detected_at", "organization"):
+        assert field not in form.fields, field
+    for field in ("title", "assignee", "occurred_at", "tags"):
+        assert field in form.fields, field
+    data = shown(page, title="Slower", source="api", dedup_key="k-2", reporter="")
+    assert client.post(admin_url(incident), data).status_code == 302
+    incident.refresh_from_db()
+    assert (incident.title, incident.source, incident.dedup_key) == ("Slower", "phone", "k-1")
+    assert incident.reporter == reporter
