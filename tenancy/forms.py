@@ -5,8 +5,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.signals import user_login_failed
+from django.template.loader import render_to_string
 from django_otp import match_token
 
+from core import mail
 from core.errors import DomainError
 from core.text import LineFormField
 from tenancy import two_factor
@@ -136,3 +138,21 @@ class PasswordResetForm(DjangoPasswordResetForm):
     def get_users(self, email):
         users = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
         return (user for user in users if _same_address(email, user.email))
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        """Rendered here as Django renders it, sent by a worker: the answer comes as fast
+        for a known address as for an unknown one."""
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        html = ""
+        if html_email_template_name is not None:
+            html = render_to_string(html_email_template_name, context)
+        text = render_to_string(email_template_name, context)
+        mail.send(subject=subject, text=text, html=html, to=[to_email])

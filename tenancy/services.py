@@ -233,8 +233,7 @@ def _invitation_send(*, organization, actor, invitation: Invitation, token: str)
         "link": mail.absolute_url(reverse("portal:invitation", kwargs={"token": token})),
         "expires_at": invitation.expires_at,
     }
-    message = mail.build("tenancy/invitation", context, to=[invitation.email])
-    transaction.on_commit(message.send, robust=True)
+    mail.send_after_commit("tenancy/invitation", context, to=[invitation.email])
 
 
 def _invitation_locked(organization, invitation: Invitation) -> Invitation:

@@ -214,8 +214,13 @@ def client_for(client):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
-    """Fast password hashing, and static files served without a collectstatic manifest."""
+def _test_settings(settings, monkeypatch):
+    """Fast password hashing, static files served without a collectstatic manifest, and
+    tasks run in the caller, errors raised (tests of the real worker turn that off)."""
+    from config.celery import app as celery_app
+
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    monkeypatch.setitem(celery_app.conf, "task_eager_propagates", True)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,

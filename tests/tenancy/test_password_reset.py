@@ -93,3 +93,26 @@ def test_inactive_accounts_get_no_mail(client, make_user, mailoutbox):
     response = ask(client, "gone@example.com")
     assert response["Location"] == reverse("password_reset_done")
     assert mailoutbox == []
+
+
+def test_the_request_hands_the_message_to_a_worker(client, member, mailoutbox, monkeypatch):
+    """No request waits for the mail server, so a known address answers as fast as an
+    unknown one; the worker's task sends the message the request rendered."""
+    from core import tasks
+
+    member(Role.REPORTER, username="carol")
+    queued = []
+    monkeypatch.setattr(tasks.send_email, "delay", lambda **message: queued.append(message))
+
+    assert ask(client, "carol@example.com").status_code == 302
+    assert ask(client, "nobody@example.com").status_code == 302
+
+    assert mailoutbox == []  # nothing sent by the request itself
+    (message,) = queued
+    assert message["to"] == ["carol@example.com"]
+    assert message["subject"] == "Reset your Beacon password"
+    tasks.send_email(**message)  # as the worker runs it
+    (sent,) = mailoutbox
+    assert sent.subject == message["subject"]
+    assert LINK.search(sent.body)
+    assert sent.alternatives[0][1] == "text/html"
