@@ -143,38 +143,42 @@ def _invitation_or_404(request, invitation: int) -> Invitation:
     )
 
 
-@org_member_required
-@require_POST
-def invitation_resend(request, invitation: int):
+def _invitation_act(request, invitation: int, *, permission: str, service, done: str):
+    """Resend or revoke: the same lookup, permission check and answer around a service."""
     invitation = _invitation_or_404(request, invitation)
-    if not request.user.has_perm("tenancy.change_invitation", invitation):
+    if not request.user.has_perm(permission, invitation):
         raise PermissionDenied
     try:
-        services.invitation_resend(
-            organization=request.organization, actor=request.user, invitation=invitation
-        )
+        service(organization=request.organization, actor=request.user, invitation=invitation)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Sent a new link to {invitation.email}; the old one is void.")
+        messages.success(request, done.format(email=invitation.email))
     return redirect(_member_list_url(request))
+
+
+@org_member_required
+@require_POST
+def invitation_resend(request, invitation: int):
+    return _invitation_act(
+        request,
+        invitation,
+        permission="tenancy.change_invitation",
+        service=services.invitation_resend,
+        done="Sent a new link to {email}; the old one is void.",
+    )
 
 
 @org_member_required
 @require_POST
 def invitation_revoke(request, invitation: int):
-    invitation = _invitation_or_404(request, invitation)
-    if not request.user.has_perm("tenancy.delete_invitation", invitation):
-        raise PermissionDenied
-    try:
-        services.invitation_revoke(
-            organization=request.organization, actor=request.user, invitation=invitation
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Revoked the invitation to {invitation.email}.")
-    return redirect(_member_list_url(request))
+    return _invitation_act(
+        request,
+        invitation,
+        permission="tenancy.delete_invitation",
+        service=services.invitation_revoke,
+        done="Revoked the invitation to {email}.",
+    )
 
 
 @sensitive_variables("token")
