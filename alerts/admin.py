@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from alerts import services
 from alerts.models import Alert, ChangeEvent
 from incidents.models import Integration
-from tenancy.admin import ReadOnlyTenantAdmin, TenantAdmin
+from tenancy.admin_base import ReadOnlyTenantAdmin, TenantAdmin
 
 INTEGRATION_FIELDS = ["name", "is_active", "rate_limit_per_minute"]
 # The request whose change page is being rendered: its host makes the endpoint URL absolute.

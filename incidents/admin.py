@@ -18,7 +18,7 @@ from incidents.models import (
 )
 from incidents.roles import WORK_INCIDENTS
 from incidents.states import Status
-from tenancy.admin import TenantAdmin, TenantAdminForm, TenantInline
+from tenancy.admin_base import TenantAdmin, TenantAdminForm, TenantInline
 from tenancy.roles import roles_with_perm
 
 # Computed by the services from the organization's SLA targets; never edited by hand.
