@@ -26,6 +26,25 @@ def admin_url(obj, view="change"):
     return reverse(f"admin:{meta.app_label}_{meta.model_name}_{view}", args=[obj.pk])
 
 
+def add_incident(client, org, **fields):
+    """Posts the incident add form as the admin page sends it, with ``fields`` filled in."""
+    return client.post(
+        reverse("admin:incidents_incident_add"),
+        {
+            "organization": org.pk,
+            "description": "",
+            "detected_at_0": "2026-11-28",
+            "detected_at_1": "08:00:00",
+            "source": "phone",
+            "error_codes": "[]",
+            "tags": "[]",
+            "timeline-TOTAL_FORMS": 0,
+            "timeline-INITIAL_FORMS": 0,
+            **fields,
+        },
+    )
+
+
 def changelist(model):
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
@@ -61,24 +80,14 @@ def test_admin_creates_incidents_through_the_service(client_for, member, org):
     admin_user = member(Role.ADMIN)
     responder = member(Role.RESPONDER)
     client = client_for(admin_user)
-    response = client.post(
-        reverse("admin:incidents_incident_add"),
-        {
-            "organization": org.pk,
-            "title": "Printer on fire",
-            "description": "",
-            "impact": 1,
-            "urgency": 2,
-            "severity": "sev2",
-            "assignee": responder.pk,
-            "detected_at_0": "2026-11-28",
-            "detected_at_1": "08:00:00",
-            "source": "phone",
-            "error_codes": "[]",
-            "tags": "[]",
-            "timeline-TOTAL_FORMS": 0,
-            "timeline-INITIAL_FORMS": 0,
-        },
+    response = add_incident(
+        client,
+        org,
+        title="Printer on fire",
+        impact=1,
+        urgency=2,
+        severity="sev2",
+        assignee=responder.pk,
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     incident = Incident.objects.for_org(org).get(title="Printer on fire")
@@ -282,24 +291,14 @@ def test_an_added_incident_cannot_name_another_organizations_rows(
 ):
     theirs = two["globex"]
     foreign = {"service": theirs["service"], "team": theirs["team"]}.get(field, theirs["responder"])
-    response = client_for(operator).post(
-        reverse("admin:incidents_incident_add"),
-        {
-            "organization": org.pk,
-            "title": "Planted",
-            "description": "",
-            "impact": 3,
-            "urgency": 3,
-            "severity": "",
-            field: foreign.pk,
-            "detected_at_0": "2026-11-28",
-            "detected_at_1": "08:00:00",
-            "source": "phone",
-            "error_codes": "[]",
-            "tags": "[]",
-            "timeline-TOTAL_FORMS": 0,
-            "timeline-INITIAL_FORMS": 0,
-        },
+    response = add_incident(
+        client_for(operator),
+        org,
+        title="Planted",
+        impact=3,
+        urgency=3,
+        severity="",
+        **{field: foreign.pk},
     )
     assert field in errors(response)
     see(org)
@@ -321,24 +320,8 @@ def test_only_members_who_work_incidents_hold_incident_roles_in_the_admin(
     assert field in errors(response)
     assert getattr(Incident.objects.for_org(org).get(pk=incident.pk), field) is None
     # Offered or not, the service has the last word: its refusal is a form error too.
-    added = client.post(
-        reverse("admin:incidents_incident_add"),
-        {
-            "organization": org.pk,
-            "title": "Planted",
-            "description": "",
-            "impact": 3,
-            "urgency": 3,
-            "severity": "",
-            field: person.pk,
-            "detected_at_0": "2026-11-28",
-            "detected_at_1": "08:00:00",
-            "source": "phone",
-            "error_codes": "[]",
-            "tags": "[]",
-            "timeline-TOTAL_FORMS": 0,
-            "timeline-INITIAL_FORMS": 0,
-        },
+    added = add_incident(
+        client, org, title="Planted", impact=3, urgency=3, severity="", **{field: person.pk}
     )
     assert "person is a" in errors(added)[field][0]
     see(org)
