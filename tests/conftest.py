@@ -173,6 +173,16 @@ def member(make_user, org):
     return make
 
 
+@pytest.fixture(params=["admin of both", "superuser"])
+def operator(request, member, make_user, org, other_org):
+    """Someone whose admin spans Acme and Globex: an admin of both, or a superuser."""
+    if request.param == "superuser":
+        return make_user("root", is_superuser=True, is_staff=True)
+    user = member(Role.ADMIN, username="both")
+    services.membership_create(organization=other_org, actor=None, user=user, role=Role.ADMIN)
+    return user
+
+
 @pytest.fixture
 def api_key_for(org):
     """api_key_for(role, organization=org) -> the raw key."""

@@ -8,7 +8,6 @@ from alerts.models import Alert, ChangeEvent
 from incidents import services as incident_services
 from incidents.models import Integration
 from tenancy import rls
-from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
 from tests.conftest import see
 
@@ -197,18 +196,6 @@ def test_responders_cannot_use_the_integration_admin(client_for, member, ours):
     response = client.get(admin_url(ours["integration"]))
     assert response.status_code == 302  # to the admin login
     assert ours["integration"].key not in response.content.decode()
-
-
-@pytest.fixture(params=["admin of both", "superuser"])
-def operator(request, member, make_user, org, other_org):
-    """Someone whose admin spans both organizations: an admin of both, or a superuser."""
-    if request.param == "superuser":
-        return make_user("root", is_superuser=True, is_staff=True)
-    user = member(Role.ADMIN, username="both")
-    tenancy_services.membership_create(
-        organization=other_org, actor=None, user=user, role=Role.ADMIN
-    )
-    return user
 
 
 def test_an_integration_gets_a_service_of_its_own_organization(

@@ -133,18 +133,6 @@ def test_non_admins_cannot_use_the_incident_admin(client_for, member, org, role)
 # --- Two organizations in one admin: choices and saves stay inside the object's --------------
 
 
-@pytest.fixture(params=["admin of both", "superuser"])
-def operator(request, member, make_user, org, other_org):
-    """Someone whose admin spans Acme and Globex: an admin of both, or a superuser."""
-    if request.param == "superuser":
-        return make_user("root", is_superuser=True, is_staff=True)
-    user = member(Role.ADMIN, username="both")
-    tenancy_services.membership_create(
-        organization=other_org, actor=None, user=user, role=Role.ADMIN
-    )
-    return user
-
-
 @pytest.fixture
 def two(org, other_org, member):
     """Per organization: a team, a service, a category, a responder, a reporter."""

@@ -387,16 +387,6 @@ def test_organizations_are_never_deleted_in_the_admin(client_for, make_user, org
     assert Organization.objects.filter(pk=org.pk).exists()
 
 
-@pytest.fixture(params=["admin of both", "superuser"])
-def operator(request, member, make_user, org, other_org):
-    """Someone whose admin spans both organizations: an admin of both, or a superuser."""
-    if request.param == "superuser":
-        return make_user("root", is_superuser=True, is_staff=True)
-    user = member(Role.ADMIN, username="both")
-    services.membership_create(organization=other_org, actor=None, user=user, role=Role.ADMIN)
-    return user
-
-
 def test_team_member_choices_follow_the_teams_organization(
     client_for, operator, member, org, other_org, teams
 ):
