@@ -13,41 +13,10 @@ from incidents import services as incident_services
 from incidents.models import Incident
 from tenancy import rls, services
 from tenancy.models import Role
-from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_portal_browser import log_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def open_page(browser, live_server, transactional_db):
-    """open_page() -> a page in a browser context of its own (its own cookies), with the
-    JavaScript errors and CSP violations it meets collected in ``page.problems``."""
-    contexts = []
-
-    def make():
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("pageerror", lambda exc: page.problems.append(str(exc)))
-        page.on(
-            "console",
-            lambda message: (
-                page.problems.append(message.text)
-                if "Content Security Policy" in message.text
-                else None
-            ),
-        )
-        return page
-
-    try:
-        yield make
-    finally:
-        for context in contexts:
-            context.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 
 from tenancy import services
 from tenancy.models import Role
-from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_portal_browser import log_in
 from tests.conftest import PASSWORD
 from tests.tenancy.invitations import invitation_link
@@ -19,23 +18,10 @@ NEW_PASSWORD = "ivys-own-passphrase-2026"
 
 
 @pytest.fixture
-def context_for(browser, live_server, transactional_db, settings):
+def context_for(open_page, live_server, settings):
     """context_for() -> a fresh page: its own cookies, as a second person's browser."""
     settings.BEACON_URL = live_server.url  # the links in the e-mails lead here
-    contexts = []
-
-    def make():
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
+    return open_page
 
 
 @pytest.fixture
@@ -86,8 +72,8 @@ def test_an_admin_invites_and_the_invitee_joins(context_for, acme, mailoutbox):
     members = admin.locator("main table").first.inner_text()
     assert re.search(r"ivy\s+ivy@example.com\s+Responder", members), members
     assert "No open invitations" in admin.locator("main table").last.inner_text()
-    assert admin.errors == []
-    assert invitee.errors == []
+    assert admin.problems == []
+    assert invitee.problems == []
 
 
 def test_a_forgotten_password_is_reset_from_the_login_page(context_for, acme, mailoutbox):
@@ -109,4 +95,4 @@ def test_a_forgotten_password_is_reset_from_the_login_page(context_for, acme, ma
     page.get_by_role("link", name="Log in").last.click()
     log_in(page, "dave", NEW_PASSWORD)
     page.wait_for_url("**/o/acme/")
-    assert page.errors == []
+    assert page.problems == []
