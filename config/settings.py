@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "core",
     "tenancy",
+    "events",
     "incidents",
     "alerts",
     "django_ratelimit",
@@ -322,7 +323,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
     },
+    "events-sweep": {"task": "events.tasks.sweep", "schedule": timedelta(seconds=30)},
+    "events-purge": {"task": "events.tasks.purge", "schedule": timedelta(hours=24)},
 }
+
+# Domain events (the outbox in events/): a delivery still missing this many seconds after
+# its event is sent again by the sweep; complete events are kept this many days.
+EVENTS_REDISPATCH_AFTER = int(os.environ.get("BEACON_EVENTS_REDISPATCH_AFTER", "60"))
+EVENTS_RETENTION_DAYS = int(os.environ.get("BEACON_EVENTS_RETENTION_DAYS", "30"))
 
 # A cache shared by the web processes: Redis in production (CACHE_URL), used for the
 # per-integration rate limit of alert ingestion (django-ratelimit). The embedded default

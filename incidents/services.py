@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from core.errors import Conflict, DomainError, Forbidden
 from incidents import attachments as attachment_rules
+from incidents import events, sla_policy, timeline
 from incidents import priority as priority_defaults
-from incidents import sla_policy, timeline
 from incidents.models import (
     Attachment,
     Category,
@@ -308,6 +308,7 @@ def incidents_open_many(*, organization, actor, specs: list[dict]) -> list[Incid
             for incident in incidents
         ]
     )
+    events.publish_created(incidents, actor)
     return incidents
 
 
@@ -383,6 +384,9 @@ def incident_transition(
         body=note,
         data={"from": source, "to": status},
         is_public=True,
+    )
+    events.publish(
+        incident, events.STATUS_CHANGED, actor, **{"from": source, "to": status, "note": note}
     )
     return incident
 
@@ -464,6 +468,8 @@ def incident_update(*, organization, actor, incident: Incident, **changes) -> In
                 "to": _shown(changes[field]),
             },
         )
+    changed_from = {field: before[field] for field in changed}
+    events.publish_changes(incident, actor, changed_from, priority_before=before_priority)
     return incident
 
 
@@ -489,6 +495,12 @@ def incident_override_priority(
         body=reason.strip(),
         data={"from": before, "to": priority},
     )
+    events.publish(
+        incident,
+        events.PRIORITY_CHANGED,
+        actor,
+        **{"from": before, "to": priority, "reason": incident.priority_override_reason},
+    )
     return incident
 
 
@@ -498,7 +510,15 @@ def incident_comment(
 ) -> TimelineEntry:
     if not body.strip():
         raise DomainError("Write something.", field="body")
-    return _entry(incident, actor, TimelineEntry.Kind.COMMENT, body=body, is_public=is_public)
+    incident = _locked(organization, incident)  # its events keep the incident's order
+    entry = _entry(incident, actor, TimelineEntry.Kind.COMMENT, body=body, is_public=is_public)
+    events.publish(
+        incident,
+        events.COMMENT_ADDED,
+        actor,
+        comment={"id": entry.pk, "body": body, "is_public": is_public},
+    )
+    return entry
 
 
 @rls.in_tenant
@@ -506,7 +526,10 @@ def incident_post_update(*, organization, actor, incident: Incident, body: str) 
     """A public status update for stakeholders."""
     if not body.strip():
         raise DomainError("Write the update.", field="body")
-    return _entry(incident, actor, TimelineEntry.Kind.STATUS_UPDATE, body=body, is_public=True)
+    incident = _locked(organization, incident)
+    entry = _entry(incident, actor, TimelineEntry.Kind.STATUS_UPDATE, body=body, is_public=True)
+    events.publish(incident, events.UPDATE_POSTED, actor, update={"id": entry.pk, "body": body})
+    return entry
 
 
 @rls.in_tenant

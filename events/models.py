@@ -1,0 +1,58 @@
+"""The outbox: what happened in an organization, for machines, and who has acted on it."""
+
+from __future__ import annotations
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.timezone import now
+
+from tenancy.models import TenantModel
+
+
+class Event(TenantModel):
+    """A typed event, written in the transaction of the change it reports.
+
+    The payload carries what a subscriber needs to act without reading the change again.
+    Events of one ``stream`` (``incident:<id>``) reach each subscriber in ``id`` order.
+    ``completed_at`` is set once every subscriber that wants the type has run.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=64)
+    stream = models.CharField(max_length=100)
+    payload = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    occurred_at = models.DateTimeField(default=now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["organization", "stream", "id"], name="event_stream"),
+            models.Index(
+                fields=["organization", "id"],
+                condition=models.Q(completed_at__isnull=True),
+                name="event_pending",
+            ),
+            models.Index(fields=["occurred_at"], name="event_occurred"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} #{self.pk} ({self.stream})"
+
+
+class Delivery(TenantModel):
+    """One subscriber has run to completion for one event, in the same transaction as its
+    effects; the unique pair is what makes a second run of the same delivery impossible."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.CharField(max_length=100)
+    delivered_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscriber"], name="event_delivery_once")
+        ]
+
+    def __str__(self):
+        return f"{self.subscriber} ← {self.event_id}"
