@@ -676,7 +676,7 @@ def closure_token_valid(incident: Incident, token: str) -> bool:
     )
 
 
-def auto_close_resolved(*, organization_id: int, now: datetime) -> int:
+def auto_close_resolved(*, organization_id: int) -> int:
     """Closes the organization's incidents resolved longer ago than its setting allows.
 
     Runs in the tenant's own transactions, a batch at a time; rows another worker holds
@@ -685,7 +685,7 @@ def auto_close_resolved(*, organization_id: int, now: datetime) -> int:
     """
     from tenancy.models import Organization
 
-    closed = 0
+    now, closed = timezone.now(), 0
     while True:
         with rls.tenant_context(organization_id):
             organization = Organization.objects.get(pk=organization_id)

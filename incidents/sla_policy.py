@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.db.models import Q
+from django.utils import timezone
 
 from incidents import sla
 from incidents.models import BusinessHours, Incident, SlaTarget, TimelineEntry
@@ -189,10 +190,11 @@ def overdue(incidents, now: datetime):
     )
 
 
-def check_organization(organization_id: int, now: datetime, batch: int = CHECK_BATCH) -> int:
-    """Marks the breaches of one organization, a batch per transaction; rows another worker
-    holds are skipped (the next run gets them). Returns how many incidents were marked."""
-    marked, last = 0, 0
+def check_organization(organization_id: int, batch: int = CHECK_BATCH) -> int:
+    """Marks the breaches of one organization as of now, a batch per transaction; rows
+    another worker holds are skipped (the next run gets them). Returns how many incidents
+    were marked."""
+    now, marked, last = timezone.now(), 0, 0
     while True:
         with rls.tenant_context(organization_id):
             rows = list(

@@ -1,8 +1,6 @@
-"""Periodic incident work. Tasks take ids and times, not objects, and are idempotent."""
+"""Periodic incident work. Tasks take ids, not objects, and are idempotent."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from celery import shared_task
 from django.utils import timezone
@@ -10,41 +8,33 @@ from django.utils import timezone
 from incidents import services
 
 
-def _moment(now: str | datetime | None) -> datetime:
-    if now is None:
-        return timezone.now()
-    return datetime.fromisoformat(now) if isinstance(now, str) else now
-
-
 @shared_task(name="incidents.tasks.auto_close", time_limit=600, soft_time_limit=540)
-def auto_close(now: str | datetime | None = None) -> int:
+def auto_close() -> int:
     """Closes resolved incidents the reporter left unanswered, organization by organization.
 
-    ``now`` (a datetime or ISO 8601 string) is for tests; it defaults to the current time.
     Listing the organizations is the only cross-tenant read; everything else runs inside
     each organization's own ``tenant_context``.
     """
     from tenancy.models import Organization
 
-    moment = _moment(now)
     closed = 0
     for organization_id in (
         Organization.objects.active().order_by("pk").values_list("pk", flat=True)
     ):
-        closed += services.auto_close_resolved(organization_id=organization_id, now=moment)
+        closed += services.auto_close_resolved(organization_id=organization_id)
     return closed
 
 
 @shared_task(name="incidents.tasks.purge_idempotency_keys", time_limit=300, soft_time_limit=270)
-def purge_idempotency_keys(now: str | datetime | None = None) -> int:
+def purge_idempotency_keys() -> int:
     """Deletes Idempotency-Keys past their 24 hours (a reused key replaces its own old row
-    anyway; this keeps keys nobody reuses from piling up). ``now`` is for tests."""
+    anyway; this keeps keys nobody reuses from piling up)."""
     from incidents.api.idempotency import TTL
     from incidents.models import IdempotencyKey
     from tenancy import rls
     from tenancy.models import Organization
 
-    moment = _moment(now)
+    moment = timezone.now()
     deleted = 0
     for organization_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
         with rls.tenant_context(organization_id):
@@ -61,17 +51,16 @@ def purge_idempotency_keys(now: str | datetime | None = None) -> int:
 
 
 @shared_task(name="incidents.tasks.sla_check", time_limit=300, soft_time_limit=270)
-def sla_check(now: str | datetime | None = None) -> int:
+def sla_check() -> int:
     """Marks SLA breaches of open incidents whose due time passed, organization by
     organization (``SELECT … FOR UPDATE SKIP LOCKED`` batches in each ``tenant_context``).
-    Idempotent: a recorded breach is not marked again. ``now`` is for tests."""
+    Idempotent: a recorded breach is not marked again."""
     from incidents import sla_policy
     from tenancy.models import Organization
 
-    moment = _moment(now)
     marked = 0
     for organization_id in (
         Organization.objects.active().order_by("pk").values_list("pk", flat=True)
     ):
-        marked += sla_policy.check_organization(organization_id, moment)
+        marked += sla_policy.check_organization(organization_id)
     return marked

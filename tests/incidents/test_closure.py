@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from celery.contrib.testing.worker import start_worker
 from celery.result import EagerResult
 from celery.signals import task_postrun
@@ -28,6 +29,11 @@ from tests.conftest import see
 pytestmark = pytest.mark.django_db
 
 NOTE = "Closed automatically after {} days without a reply"
+
+
+def auto_close_at(moment) -> int:
+    with time_machine.travel(moment, tick=False):
+        return tasks.auto_close()
 
 
 def resolved(org, reporter, title="VPN is down"):
@@ -340,7 +346,7 @@ def test_auto_close_closes_incidents_resolved_longer_ago(org, reporter, incident
         resolved_at=timezone.now() - timedelta(days=3)
     )
     now = timezone.now() + timedelta(days=2, hours=1)
-    assert tasks.auto_close(now=now) == 1
+    assert auto_close_at(now) == 1
     assert refreshed(org, incident).status == Status.CLOSED
     assert refreshed(org, fresh).status == Status.RESOLVED
     last = entries(org, incident)[-1]
@@ -349,9 +355,9 @@ def test_auto_close_closes_incidents_resolved_longer_ago(org, reporter, incident
     assert last.actor_label == "system"
     # Idempotent: nothing left to do.
     count = len(entries(org, incident))
-    assert tasks.auto_close(now=now) == 0
+    assert auto_close_at(now) == 0
     assert len(entries(org, incident)) == count
-    assert tasks.auto_close(now=(now + timedelta(days=3)).isoformat()) == 1
+    assert auto_close_at(now + timedelta(days=3)) == 1
     assert refreshed(org, fresh).status == Status.CLOSED
 
 
@@ -360,18 +366,18 @@ def test_auto_close_follows_each_organizations_setting(org, other_org, member, r
     theirs = resolved(other_org, member(Role.REPORTER, organization=other_org))
     IncidentSettings.objects.for_org(other_org).update(auto_close_after_days=10)
     now = timezone.now() + timedelta(days=6)
-    assert tasks.auto_close(now=now) == 1
+    assert auto_close_at(now) == 1
     see(org, other_org)
     assert refreshed(org, ours).status == Status.CLOSED
     assert refreshed(other_org, theirs).status == Status.RESOLVED
-    assert tasks.auto_close(now=now + timedelta(days=5)) == 1
+    assert auto_close_at(now + timedelta(days=5)) == 1
     assert refreshed(other_org, theirs).status == Status.CLOSED
     assert entries(other_org, theirs)[-1].body == NOTE.format(10)
 
 
 def test_zero_days_never_closes(org, reporter, incident):
     IncidentSettings.objects.for_org(org).update(auto_close_after_days=0)
-    assert tasks.auto_close(now=timezone.now() + timedelta(days=400)) == 0
+    assert auto_close_at(timezone.now() + timedelta(days=400)) == 0
     assert refreshed(org, incident).status == Status.RESOLVED
 
 
@@ -381,15 +387,15 @@ def test_auto_close_leaves_other_states_alone(org, reporter, incident):
     )
     services.incident_confirm_closure(organization=org, actor=reporter, incident=incident)
     before = len(entries(org, incident))
-    assert tasks.auto_close(now=timezone.now() + timedelta(days=30)) == 0
+    assert auto_close_at(timezone.now() + timedelta(days=30)) == 0
     assert refreshed(org, open_one).status == Status.NEW
     assert len(entries(org, incident)) == before
 
 
 def test_an_organization_without_a_settings_row_uses_five_days(org, reporter, incident):
     IncidentSettings.objects.for_org(org).delete()
-    assert tasks.auto_close(now=timezone.now() + timedelta(days=4)) == 0
-    assert tasks.auto_close(now=timezone.now() + timedelta(days=6)) == 1
+    assert auto_close_at(timezone.now() + timedelta(days=4)) == 0
+    assert auto_close_at(timezone.now() + timedelta(days=6)) == 1
 
 
 def test_admins_change_the_setting_in_the_admin(org, member, client_for):

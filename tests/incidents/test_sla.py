@@ -126,6 +126,11 @@ def at(moment):
     return time_machine.travel(moment, tick=False)
 
 
+def check_at(moment):
+    with at(moment):
+        return sla_check()
+
+
 def create(org, priority=3, moment=MONDAY, **fields):
     impact, urgency = CELLS[priority]
     with at(moment):
@@ -218,7 +223,7 @@ def test_acknowledgement_stops_the_response_clock(org, status, minutes, breached
     incident.refresh_from_db()
     assert incident.response_breached is breached
     # Stopped: later checks do not change it.
-    sla_check(now=MONDAY + 2 * H)
+    check_at(MONDAY + 2 * H)
     incident.refresh_from_db()
     assert incident.response_breached is breached
 
@@ -249,7 +254,7 @@ def test_resolution_stops_the_resolve_clock(org, hours, breached):
     incident = move(org, incident, Status.RESOLVED, MONDAY + hours * H)
     incident.refresh_from_db()
     assert incident.resolve_breached is breached
-    assert sla_check(now=MONDAY + 10 * H) == 0
+    assert check_at(MONDAY + 10 * H) == 0
 
 
 @pytest.mark.django_db
@@ -283,7 +288,7 @@ def test_a_paused_clock_does_not_breach(org):
     incident = create(org, 2)
     incident = move(org, incident, Status.IN_PROGRESS, MONDAY + MIN)
     incident = move(org, incident, Status.ON_HOLD, MONDAY + H)
-    assert sla_check(now=MONDAY + 20 * H) == 0
+    assert check_at(MONDAY + 20 * H) == 0
     incident.refresh_from_db()
     assert not incident.resolve_breached
 
@@ -375,7 +380,7 @@ def test_no_target_means_no_due_times(org):
     incident.refresh_from_db()
     assert incident.response_due_at is None
     assert incident.resolve_due_at is None
-    assert sla_check(now=MONDAY + 1000 * H) == 0
+    assert check_at(MONDAY + 1000 * H) == 0
 
 
 # --- the periodic check --------------------------------------------------------------------
@@ -390,15 +395,15 @@ def test_sla_check_marks_breaches_once_and_ignores_closed_ones(org, other_org):
     closed = move(org, closed, Status.CLOSED, MONDAY + 3 * MIN)
     theirs = create(other_org, 2, title="Theirs")
 
-    assert sla_check(now=MONDAY + 10 * MIN) == 0
-    assert sla_check(now=(MONDAY + 20 * MIN).isoformat()) == 1
+    assert check_at(MONDAY + 10 * MIN) == 0
+    assert check_at(MONDAY + 20 * MIN) == 1
     see(org, other_org)
     late.refresh_from_db()
     assert late.response_breached
     assert not late.resolve_breached
-    assert sla_check(now=MONDAY + 20 * MIN) == 0  # idempotent
+    assert check_at(MONDAY + 20 * MIN) == 0  # idempotent
 
-    assert sla_check(now=MONDAY + 9 * H) == 3  # late and acked resolve, theirs both
+    assert check_at(MONDAY + 9 * H) == 3  # late and acked resolve, theirs both
     see(org, other_org)
     for incident in (late, acked, cancelled, closed, theirs):
         incident.refresh_from_db()
@@ -421,7 +426,8 @@ def test_sla_check_marks_breaches_once_and_ignores_closed_ones(org, other_org):
 def test_sla_check_works_in_batches(org):
     for _ in range(5):
         create(org, 1)
-    assert sla_policy.check_organization(org.pk, MONDAY + 20 * MIN, batch=2) == 5
+    with at(MONDAY + 20 * MIN):
+        assert sla_policy.check_organization(org.pk, batch=2) == 5
     assert Incident.objects.for_org(org).filter(response_breached=True).count() == 5
 
 
@@ -446,7 +452,8 @@ def test_sla_check_skips_incidents_another_worker_holds(org):
     thread.start()
     try:
         assert locked.wait(10)
-        assert sla_policy.check_organization(org.pk, MONDAY + 20 * MIN) == 1
+        with at(MONDAY + 20 * MIN):
+            assert sla_policy.check_organization(org.pk) == 1
     finally:
         release.set()
         thread.join()
@@ -454,7 +461,8 @@ def test_sla_check_skips_incidents_another_worker_holds(org):
     with rls.tenant_context(org.pk):
         free.refresh_from_db()
     assert free.response_breached
-    assert sla_policy.check_organization(org.pk, MONDAY + 20 * MIN) == 1  # the next run
+    with at(MONDAY + 20 * MIN):
+        assert sla_policy.check_organization(org.pk) == 1  # the next run
     with rls.tenant_context(org.pk):
         held.refresh_from_db()
     assert held.response_breached
@@ -496,7 +504,7 @@ def test_portal_shows_sla_badges(client_for, member, org):
     late = create(org, 1, title="Late")
     held = move(org, create(org, 3, title="Held"), Status.IN_PROGRESS, MONDAY + MIN)
     held = move(org, held, Status.ON_HOLD, MONDAY + 2 * MIN)
-    sla_check(now=MONDAY + H)
+    check_at(MONDAY + H)
     client = client_for(member(Role.RESPONDER))
     with at(MONDAY + 70 * MIN):
         page = client.get(reverse("incidents:detail", args=[org.slug, running.number]))
