@@ -52,10 +52,10 @@ def test_stored_alerts_wait_pending_and_the_sweep_applies_them(org, integration)
     ]
     assert not Incident.objects.for_org(org).exists()
 
-    assert tasks.apply_pending() == 3
+    assert tasks.apply_pending_organization(org.pk) == 3
     assert outcomes(org) == [("a", "opened", True), ("a", "grouped", True), ("b", "opened", True)]
     assert Incident.objects.for_org(org).count() == 2
-    assert tasks.apply_pending() == 0  # idempotent
+    assert tasks.apply_pending_organization(org.pk) == 0  # idempotent
 
 
 def test_the_sweep_leaves_a_deactivated_organizations_alerts_pending(org, integration):
@@ -64,15 +64,40 @@ def test_the_sweep_leaves_a_deactivated_organizations_alerts_pending(org, integr
     org.is_active = False
     org.save()
 
-    assert tasks.apply_pending() == 0
+    assert tasks.apply_pending() == []
     assert outcomes(org) == [("a", "pending", False)]
     assert not Incident.objects.for_org(org).exists()
 
     # Accepted while the organization was active: applied once it is active again.
     org.is_active = True
     org.save()
-    assert tasks.apply_pending() == 1
+    assert tasks.apply_pending() == [org.pk]
     assert outcomes(org) == [("a", "opened", True)]
+
+
+def test_the_sweep_sends_one_task_per_active_organization(
+    org, other_org, make_org, integration, monkeypatch
+):
+    dormant = make_org("initech")
+    dormant.is_active = False
+    dormant.save()
+    sent = []
+    monkeypatch.setattr(tasks.apply_pending_organization, "delay", sent.append)
+    assert tasks.apply_pending() == [org.pk, other_org.pk]
+    assert sent == [org.pk, other_org.pk]
+
+
+def test_one_organizations_sweep_leaves_the_others_alerts_alone(org, other_org, integration):
+    ours, theirs = integration(), integration(organization=other_org)
+    store(ours, trigger(ours, "a"))
+    store(theirs, trigger(theirs, "b"))
+    assert tasks.apply_pending_organization(org.pk) == 1
+    assert outcomes(org) == [("a", "opened", True)]
+    with rls.tenant_context(other_org.pk):
+        assert outcomes(other_org) == [("b", "pending", False)]
+    assert tasks.apply_pending_organization(other_org.pk) == 1
+    with rls.tenant_context(other_org.pk):
+        assert outcomes(other_org) == [("b", "opened", True)]
 
 
 def test_a_request_applies_what_an_earlier_one_left_pending(org, integration, client):
@@ -149,7 +174,7 @@ def test_a_request_that_cannot_get_the_lock_answers_202_with_its_alert_stored(
     finally:
         release.set()
         holder.join()
-    assert tasks.apply_pending() == 1
+    assert tasks.apply_pending_organization(org.pk) == 1
     with rls.tenant_context(org.pk):
         assert outcomes(org) == [("a", "opened", True)]
 
@@ -170,7 +195,7 @@ def test_a_transient_error_leaves_alerts_pending_not_failed(org, integration, mo
     assert services.apply_pending(org.pk) == {}
     assert outcomes(org) == [("a", "pending", False)]
     monkeypatch.setattr(incident_services, "incidents_open_many", real)
-    assert tasks.apply_pending() == 1
+    assert tasks.apply_pending_organization(org.pk) == 1
     assert outcomes(org) == [("a", "opened", True)]
 
 

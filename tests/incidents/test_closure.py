@@ -31,9 +31,9 @@ pytestmark = pytest.mark.django_db
 NOTE = "Closed automatically after {} days without a reply"
 
 
-def auto_close_at(moment) -> int:
+def auto_close_at(moment, organization) -> int:
     with time_machine.travel(moment, tick=False):
-        return tasks.auto_close()
+        return tasks.auto_close_organization(organization.pk)
 
 
 def resolved(org, reporter, title="VPN is down"):
@@ -346,7 +346,7 @@ def test_auto_close_closes_incidents_resolved_longer_ago(org, reporter, incident
         resolved_at=timezone.now() - timedelta(days=3)
     )
     now = timezone.now() + timedelta(days=2, hours=1)
-    assert auto_close_at(now) == 1
+    assert auto_close_at(now, org) == 1
     assert refreshed(org, incident).status == Status.CLOSED
     assert refreshed(org, fresh).status == Status.RESOLVED
     last = entries(org, incident)[-1]
@@ -355,10 +355,19 @@ def test_auto_close_closes_incidents_resolved_longer_ago(org, reporter, incident
     assert last.actor_label == "system"
     # Idempotent: nothing left to do.
     count = len(entries(org, incident))
-    assert auto_close_at(now) == 0
+    assert auto_close_at(now, org) == 0
     assert len(entries(org, incident)) == count
-    assert auto_close_at(now + timedelta(days=3)) == 1
+    assert auto_close_at(now + timedelta(days=3), org) == 1
     assert refreshed(org, fresh).status == Status.CLOSED
+
+
+def test_auto_close_of_one_organization_leaves_the_others_alone(org, other_org, member, reporter):
+    ours = resolved(org, reporter)
+    theirs = resolved(other_org, member(Role.REPORTER, organization=other_org))
+    assert auto_close_at(timezone.now() + timedelta(days=6), org) == 1
+    see(org, other_org)
+    assert refreshed(org, ours).status == Status.CLOSED
+    assert refreshed(other_org, theirs).status == Status.RESOLVED
 
 
 def test_auto_close_follows_each_organizations_setting(org, other_org, member, reporter):
@@ -366,18 +375,31 @@ def test_auto_close_follows_each_organizations_setting(org, other_org, member, r
     theirs = resolved(other_org, member(Role.REPORTER, organization=other_org))
     IncidentSettings.objects.for_org(other_org).update(auto_close_after_days=10)
     now = timezone.now() + timedelta(days=6)
-    assert auto_close_at(now) == 1
+    with time_machine.travel(now, tick=False):
+        assert tasks.auto_close() == [org.pk, other_org.pk]
     see(org, other_org)
     assert refreshed(org, ours).status == Status.CLOSED
     assert refreshed(other_org, theirs).status == Status.RESOLVED
-    assert auto_close_at(now + timedelta(days=5)) == 1
+    with time_machine.travel(now + timedelta(days=5), tick=False):
+        assert tasks.auto_close() == [org.pk, other_org.pk]
+    see(org, other_org)
     assert refreshed(other_org, theirs).status == Status.CLOSED
     assert entries(other_org, theirs)[-1].body == NOTE.format(10)
 
 
+def test_auto_close_sends_one_task_per_active_organization(org, other_org, make_org, monkeypatch):
+    inactive = make_org("initech")
+    inactive.is_active = False
+    inactive.save()
+    sent = []
+    monkeypatch.setattr(tasks.auto_close_organization, "delay", sent.append)
+    assert tasks.auto_close() == [org.pk, other_org.pk]
+    assert sent == [org.pk, other_org.pk]
+
+
 def test_zero_days_never_closes(org, reporter, incident):
     IncidentSettings.objects.for_org(org).update(auto_close_after_days=0)
-    assert auto_close_at(timezone.now() + timedelta(days=400)) == 0
+    assert auto_close_at(timezone.now() + timedelta(days=400), org) == 0
     assert refreshed(org, incident).status == Status.RESOLVED
 
 
@@ -387,15 +409,15 @@ def test_auto_close_leaves_other_states_alone(org, reporter, incident):
     )
     services.incident_confirm_closure(organization=org, actor=reporter, incident=incident)
     before = len(entries(org, incident))
-    assert auto_close_at(timezone.now() + timedelta(days=30)) == 0
+    assert auto_close_at(timezone.now() + timedelta(days=30), org) == 0
     assert refreshed(org, open_one).status == Status.NEW
     assert len(entries(org, incident)) == before
 
 
 def test_an_organization_without_a_settings_row_uses_five_days(org, reporter, incident):
     IncidentSettings.objects.for_org(org).delete()
-    assert auto_close_at(timezone.now() + timedelta(days=4)) == 0
-    assert auto_close_at(timezone.now() + timedelta(days=6)) == 1
+    assert auto_close_at(timezone.now() + timedelta(days=4), org) == 0
+    assert auto_close_at(timezone.now() + timedelta(days=6), org) == 1
 
 
 def test_admins_change_the_setting_in_the_admin(org, member, client_for):
@@ -460,9 +482,10 @@ def test_auto_close_runs_on_a_real_worker(org, reporter, celery_worker):
     result = tasks.auto_close.delay()
     assert not isinstance(result, EagerResult)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "incidents.tasks.auto_close" not in _ran:
+    while time.monotonic() < deadline and "incidents.tasks.auto_close_organization" not in _ran:
         time.sleep(0.1)
-    assert _ran == ["incidents.tasks.auto_close"]
+    # The sweep, then the task it sent for the one organization, both through the broker.
+    assert _ran == ["incidents.tasks.auto_close", "incidents.tasks.auto_close_organization"]
     with rls.tenant_context(org.pk):
         assert refreshed(org, incident).status == Status.CLOSED
         assert entries(org, incident)[-1].body == NOTE.format(5)

@@ -269,11 +269,23 @@ def test_keys_past_24_hours_are_purged_in_every_organization(org, other_org, cli
         status=IdempotencyKey.State.DONE,
         created_at=timezone.now() - timedelta(hours=25),
     )
-    assert tasks.purge_idempotency_keys() == 1
+    assert tasks.purge_idempotency_keys() == [org.pk, other_org.pk]
     see(org, other_org)
     assert not IdempotencyKey.objects.for_org(other_org).filter(pk=old.pk).exists()
     assert IdempotencyKey.objects.for_org(org).count() == 1  # still within its 24 hours
     with time_machine.travel(timezone.now() + timedelta(hours=25), tick=False):
-        assert tasks.purge_idempotency_keys() == 1
+        assert tasks.purge_idempotency_keys_organization(org.pk) == 1
+        assert tasks.purge_idempotency_keys_organization(org.pk) == 0  # idempotent
     see(org)
     assert not IdempotencyKey.objects.for_org(org).exists()
+
+
+def test_the_purge_reaches_deactivated_organizations_too(org, other_org, monkeypatch):
+    from incidents import tasks
+
+    other_org.is_active = False
+    other_org.save()
+    sent = []
+    monkeypatch.setattr(tasks.purge_idempotency_keys_organization, "delay", sent.append)
+    assert tasks.purge_idempotency_keys() == [org.pk, other_org.pk]
+    assert sent == [org.pk, other_org.pk]

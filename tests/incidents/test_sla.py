@@ -17,7 +17,7 @@ from incidents.models import BusinessHours, Incident, SlaTarget, TimelineEntry
 from incidents.sla import add_business_time, business_time_between, sla_refresh
 from incidents.sla_policy import DEFAULT_TARGETS
 from incidents.states import Status
-from incidents.tasks import sla_check
+from incidents.tasks import sla_check, sla_check_organization
 from tenancy import rls
 from tenancy.models import Role
 from tests.conftest import see
@@ -126,9 +126,9 @@ def at(moment):
     return time_machine.travel(moment, tick=False)
 
 
-def check_at(moment):
+def check_at(moment, org):
     with at(moment):
-        return sla_check()
+        return sla_check_organization(org.pk)
 
 
 def create(org, priority=3, moment=MONDAY, **fields):
@@ -223,7 +223,7 @@ def test_acknowledgement_stops_the_response_clock(org, status, minutes, breached
     incident.refresh_from_db()
     assert incident.response_breached is breached
     # Stopped: later checks do not change it.
-    check_at(MONDAY + 2 * H)
+    check_at(MONDAY + 2 * H, org)
     incident.refresh_from_db()
     assert incident.response_breached is breached
 
@@ -254,7 +254,7 @@ def test_resolution_stops_the_resolve_clock(org, hours, breached):
     incident = move(org, incident, Status.RESOLVED, MONDAY + hours * H)
     incident.refresh_from_db()
     assert incident.resolve_breached is breached
-    assert check_at(MONDAY + 10 * H) == 0
+    assert check_at(MONDAY + 10 * H, org) == 0
 
 
 @pytest.mark.django_db
@@ -288,7 +288,7 @@ def test_a_paused_clock_does_not_breach(org):
     incident = create(org, 2)
     incident = move(org, incident, Status.IN_PROGRESS, MONDAY + MIN)
     incident = move(org, incident, Status.ON_HOLD, MONDAY + H)
-    assert check_at(MONDAY + 20 * H) == 0
+    assert check_at(MONDAY + 20 * H, org) == 0
     incident.refresh_from_db()
     assert not incident.resolve_breached
 
@@ -380,7 +380,7 @@ def test_no_target_means_no_due_times(org):
     incident.refresh_from_db()
     assert incident.response_due_at is None
     assert incident.resolve_due_at is None
-    assert check_at(MONDAY + 1000 * H) == 0
+    assert check_at(MONDAY + 1000 * H, org) == 0
 
 
 # --- the periodic check --------------------------------------------------------------------
@@ -395,15 +395,19 @@ def test_sla_check_marks_breaches_once_and_ignores_closed_ones(org, other_org):
     closed = move(org, closed, Status.CLOSED, MONDAY + 3 * MIN)
     theirs = create(other_org, 2, title="Theirs")
 
-    assert check_at(MONDAY + 10 * MIN) == 0
-    assert check_at(MONDAY + 20 * MIN) == 1
+    assert check_at(MONDAY + 10 * MIN, org) == 0
+    assert check_at(MONDAY + 20 * MIN, org) == 1
     see(org, other_org)
     late.refresh_from_db()
     assert late.response_breached
     assert not late.resolve_breached
-    assert check_at(MONDAY + 20 * MIN) == 0  # idempotent
+    assert check_at(MONDAY + 20 * MIN, org) == 0  # idempotent
 
-    assert check_at(MONDAY + 9 * H) == 3  # late and acked resolve, theirs both
+    assert check_at(MONDAY + 9 * H, org) == 2  # late and acked resolve
+    see(org, other_org)
+    theirs.refresh_from_db()
+    assert not theirs.response_breached  # another organization's task marks theirs
+    assert check_at(MONDAY + 9 * H, other_org) == 1  # theirs both
     see(org, other_org)
     for incident in (late, acked, cancelled, closed, theirs):
         incident.refresh_from_db()
@@ -420,6 +424,22 @@ def test_sla_check_marks_breaches_once_and_ignores_closed_ones(org, other_org):
     )
     assert sorted(e.data["field"] for e in entries) == ["resolve_breached", "response_breached"]
     assert {e.actor_label for e in entries} == {"system"}
+
+
+@pytest.mark.django_db
+def test_sla_check_sends_one_task_per_active_organization(org, other_org, make_org):
+    dormant = make_org("initech")
+    ours, theirs, idle = create(org, 1), create(other_org, 1), create(dormant, 1)
+    dormant.is_active = False
+    dormant.save()
+    with at(MONDAY + 20 * MIN):
+        assert sla_check() == [org.pk, other_org.pk]
+    see(org, other_org, dormant)
+    for incident in (ours, theirs, idle):
+        incident.refresh_from_db()
+    assert ours.response_breached
+    assert theirs.response_breached
+    assert not idle.response_breached
 
 
 @pytest.mark.django_db
@@ -504,7 +524,7 @@ def test_portal_shows_sla_badges(client_for, member, org):
     late = create(org, 1, title="Late")
     held = move(org, create(org, 3, title="Held"), Status.IN_PROGRESS, MONDAY + MIN)
     held = move(org, held, Status.ON_HOLD, MONDAY + 2 * MIN)
-    check_at(MONDAY + H)
+    check_at(MONDAY + H, org)
     client = client_for(member(Role.RESPONDER))
     with at(MONDAY + 70 * MIN):
         page = client.get(reverse("incidents:detail", args=[org.slug, running.number]))

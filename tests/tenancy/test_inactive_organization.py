@@ -77,6 +77,6 @@ def test_periodic_incident_work_skips_it(org, incident):
     )
     deactivate(org)
     with time_machine.travel(timezone.now() + timedelta(days=30), tick=False):
-        assert tasks.auto_close() == 0
-        assert tasks.sla_check() == 0
+        assert tasks.auto_close() == []
+        assert tasks.sla_check() == []
     assert Incident.objects.for_org(org).get(pk=incident.pk).status == Status.RESOLVED
