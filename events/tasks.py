@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from events import delivery
+from tenancy import sweeps
 
 
 @shared_task(
@@ -23,14 +24,9 @@ def deliver(organization_id: int, event_id: int, subscriber: str) -> int:
 
 
 @shared_task(name="events.tasks.sweep", soft_time_limit=50, time_limit=60)
-def sweep() -> int:
+def sweep() -> list[int]:
     """Periodic: one sweep task per active organization."""
-    from tenancy.models import Organization
-
-    ids = list(Organization.objects.active().order_by("pk").values_list("pk", flat=True))
-    for organization_id in ids:
-        sweep_organization.delay(organization_id)
-    return len(ids)
+    return sweeps.fan_out(sweep_organization)
 
 
 @shared_task(name="events.tasks.sweep_organization", soft_time_limit=50, time_limit=60)
@@ -40,14 +36,9 @@ def sweep_organization(organization_id: int) -> int:
 
 
 @shared_task(name="events.tasks.purge", soft_time_limit=50, time_limit=60)
-def purge() -> int:
+def purge() -> list[int]:
     """Daily: one purge task per organization (inactive ones too: their events age out)."""
-    from tenancy.models import Organization
-
-    ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
-    for organization_id in ids:
-        purge_organization.delay(organization_id)
-    return len(ids)
+    return sweeps.fan_out(purge_organization, inactive_too=True)
 
 
 @shared_task(name="events.tasks.purge_organization", soft_time_limit=240, time_limit=300)
