@@ -33,7 +33,7 @@ class Event(TenantModel):
                 condition=models.Q(completed_at__isnull=True),
                 name="event_pending",
             ),
-            models.Index(fields=["occurred_at"], name="event_occurred"),
+            models.Index(fields=["organization", "occurred_at"], name="event_occurred"),
         ]
 
     def __str__(self):
@@ -51,7 +51,9 @@ class Delivery(TenantModel):
     class Meta:
         verbose_name_plural = "deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["event", "subscriber"], name="event_delivery_once")
+            models.UniqueConstraint(
+                fields=["organization", "event", "subscriber"], name="event_delivery_once"
+            )
         ]
 
     def __str__(self):

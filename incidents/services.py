@@ -334,6 +334,35 @@ def incidents_add_tags(*, organization_id: int, tags: dict[Incident, list[str]])
 
 
 @rls.in_tenant
+def incident_change(
+    *,
+    organization,
+    actor,
+    incident: Incident,
+    changes: dict | None = None,
+    priority: int | None = None,
+    priority_reason: str = "",
+    status: str | None = None,
+    note: str = "",
+    resolution: str | None = None,
+    root_cause: str | None = None,
+) -> Incident:
+    """Everything one change of the incident asks for (an API ``PATCH``), with the
+    incident locked once: the fields, then a priority override, then a status move, each
+    with its timeline entries and events, all of it or nothing."""
+    incident = _locked(organization, incident)
+    if changes:
+        incident = _update(organization, actor, incident, changes)
+    if priority is not None:
+        incident = _override_priority(actor, incident, priority, priority_reason)
+    if status is not None:
+        incident = _transition(
+            actor, incident, status, note=note, resolution=resolution, root_cause=root_cause
+        )
+    return incident
+
+
+@rls.in_tenant
 def incident_transition(
     *,
     organization,
@@ -345,7 +374,25 @@ def incident_transition(
     root_cause: str | None = None,
 ) -> Incident:
     """Moves the incident along the lifecycle; forbidden moves raise InvalidTransition."""
-    incident = _locked(organization, incident)
+    return _transition(
+        actor,
+        _locked(organization, incident),
+        status,
+        note=note,
+        resolution=resolution,
+        root_cause=root_cause,
+    )
+
+
+def _transition(
+    actor,
+    incident: Incident,
+    status: str,
+    *,
+    note: str = "",
+    resolution: str | None = None,
+    root_cause: str | None = None,
+) -> Incident:
     source = incident.status
     if status not in allowed_targets(source):
         raise InvalidTransition(source, status)
@@ -426,6 +473,10 @@ def _shown(value):
 @rls.in_tenant
 def incident_update(*, organization, actor, incident: Incident, **changes) -> Incident:
     """Changes fields; the matrix re-derives the priority unless it was overridden."""
+    return _update(organization, actor, _locked(organization, incident), changes)
+
+
+def _update(organization, actor, incident: Incident, changes: dict) -> Incident:
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
@@ -433,7 +484,6 @@ def incident_update(*, organization, actor, incident: Incident, **changes) -> In
         organization, **{k: v for k, v in changes.items() if k in ("category", "service", "team")}
     )
     _check_times(occurred_at=changes.get("occurred_at"))
-    incident = _locked(organization, incident)
     for field in PEOPLE:
         if field in changes and getattr(incident, f"{field}_id") != getattr(
             changes[field], "pk", None
@@ -477,9 +527,12 @@ def incident_update(*, organization, actor, incident: Incident, **changes) -> In
 def incident_override_priority(
     *, organization, actor, incident: Incident, priority: int, reason: str
 ) -> Incident:
+    return _override_priority(actor, _locked(organization, incident), priority, reason)
+
+
+def _override_priority(actor, incident: Incident, priority: int, reason: str) -> Incident:
     if not reason.strip():
         raise DomainError("Give a reason for overriding the priority.", field="reason")
-    incident = _locked(organization, incident)
     before = incident.priority
     incident.priority = priority
     incident.priority_override_reason = reason.strip()
@@ -606,12 +659,8 @@ def incident_confirm_closure(
     incident.satisfaction_score = score
     incident.satisfaction_comment = (comment or "").strip()
     incident.save(update_fields=["satisfaction_score", "satisfaction_comment"])
-    return incident_transition(
-        organization=organization,
-        actor=actor,
-        incident=incident,
-        status=Status.CLOSED,
-        note="The reporter confirmed that it is fixed.",
+    return _transition(
+        actor, incident, Status.CLOSED, note="The reporter confirmed that it is fixed."
     )
 
 
@@ -624,13 +673,7 @@ def incident_reopen(*, organization, actor, incident: Incident, reason: str) -> 
     _check_closer(actor, incident)
     incident = _locked(organization, incident)
     _check_resolved(incident)
-    return incident_transition(
-        organization=organization,
-        actor=actor,
-        incident=incident,
-        status=Status.IN_PROGRESS,
-        note=reason,
-    )
+    return _transition(actor, incident, Status.IN_PROGRESS, note=reason)
 
 
 def _resolved_stamp(incident: Incident) -> int | None:
@@ -700,11 +743,10 @@ def auto_close_resolved(*, organization_id: int) -> int:
                 .select_for_update(skip_locked=True)[:AUTO_CLOSE_BATCH]
             )
             for incident in due:
-                incident_transition(
-                    organization=organization,
-                    actor=None,
-                    incident=incident,
-                    status=Status.CLOSED,
+                _transition(
+                    None,
+                    incident,
+                    Status.CLOSED,
                     note=f"Closed automatically after {days} days without a reply",
                 )
             closed += len(due)

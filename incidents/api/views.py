@@ -7,7 +7,6 @@ incidents they reported, and anything else answers 404.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -210,18 +209,16 @@ class IncidentViewSet(
         }
         priority = changes.pop("priority", None)
         reason = changes.pop("priority_reason", "")
-        scope = {"organization": self.organization, "actor": request.user}
-        with transaction.atomic():  # all of it or nothing, on SQLite too
-            if changes:
-                incident = services.incident_update(**scope, incident=incident, **changes)
-            if priority is not None:
-                incident = services.incident_override_priority(
-                    **scope, incident=incident, priority=priority, reason=reason
-                )
-            if target is not None:
-                incident = services.incident_transition(
-                    **scope, incident=incident, status=target, **moves
-                )
+        incident = services.incident_change(
+            organization=self.organization,
+            actor=request.user,
+            incident=incident,
+            changes=changes,
+            priority=priority,
+            priority_reason=reason,
+            status=target,
+            **moves,
+        )
         incident = self.get_queryset().get(pk=incident.pk)
         return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
 

@@ -309,3 +309,45 @@ def test_purge_removes_complete_events_past_retention_only(org, probe, settings)
     see(org)
     assert list(Event.objects.for_org(org).values_list("pk", flat=True)) == [pending.pk]
     assert not Delivery.objects.for_org(org).exists()
+
+
+def test_one_patch_locks_once_and_publishes_one_coherent_set(org, member, api_client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    responder = member(Role.RESPONDER)
+    incident = create(org, responder)
+    before = len(published(org))
+    url = f"/api/v1/orgs/{org.slug}/incidents/{incident.number}/"
+    client = api_client_for(responder)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.patch(
+            url,
+            {
+                "assignee": responder.username,
+                "impact": 1,
+                "priority": 2,
+                "priority_reason": "Launch day",
+                "status": "acknowledged",
+                "note": "On it",
+            },
+        )
+    assert response.status_code == 200, response.content
+    if connection.features.has_select_for_update:  # SQLite locks the whole database
+        locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+        assert len([sql for sql in locks if "incidents_incident" in sql]) == 1
+    assert [e.type for e in published(org)[before:]] == [
+        "incident.updated",
+        "incident.assigned",
+        "incident.priority_changed",
+        "incident.priority_changed",
+        "incident.status_changed",
+    ]
+
+    # A PATCH whose last part is refused leaves no part of it behind.
+    refused = client.patch(url, {"title": "Renamed", "status": "closed"})
+    assert refused.status_code == 409
+    see(org)
+    assert len(published(org)) == before + 5
+    incident.refresh_from_db()
+    assert incident.title == "Checkout fails"
