@@ -5,10 +5,10 @@ from __future__ import annotations
 from django import forms
 from django_filters import rest_framework as filters
 
+from core.api.filters import BoundedIsoDateTimeFilter
 from incidents import selectors
 from incidents.models import Incident, Priority, Severity
 from incidents.states import Status
-from tenancy.api.filters import BoundedIsoDateTimeFilter
 
 
 class SeparatedMultipleChoiceField(forms.MultipleChoiceField):

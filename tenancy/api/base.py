@@ -2,47 +2,28 @@
 
 from __future__ import annotations
 
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions
 
+from core.api.base import PermissionMixin
 from tenancy import two_factor
 from tenancy.access import organization_for
 from tenancy.backends import ApiKeyUser
 
-ACTION_PERMS = {
-    "list": "view",
-    "retrieve": "view",
-    "create": "add",
-    "update": "change",
-    "partial_update": "change",
-    "destroy": "delete",
-}
 
-
-class RolePermission(permissions.BasePermission):
-    """Asks the role backend for the view's permission, on the organization or the object."""
-
-    def has_permission(self, request, view):
-        perm = view.required_permission()
-        return perm is None or request.user.has_perm(perm, view.organization)
-
-    def has_object_permission(self, request, view, obj):
-        perm = view.required_permission()
-        return perm is None or request.user.has_perm(perm, obj)
-
-
-class OrganizationScopedMixin:
+class OrganizationScopedMixin(PermissionMixin):
     """Resolves ``self.organization`` from the URL for the authenticated principal.
 
     Another organization's slug answers 404 exactly like one that does not exist.
-    Subclasses name their model (``perm_model``) or override ``required_permission``.
+    Subclasses name their model (``perm_model``) or override ``required_permission``;
+    permissions are asked on the organization.
     """
-
-    permission_classes = [permissions.IsAuthenticated, RolePermission]
-    perm_model = None
-    action_perms: dict[str, str] = {}
 
     organization = None
     role = None
+
+    @property
+    def permission_scope(self):
+        return self.organization
 
     def initial(self, request, *args, **kwargs):
         self.perform_authentication(request)
@@ -59,24 +40,3 @@ class OrganizationScopedMixin:
                     "log in with your authenticator code, or use an API key."
                 )
         super().initial(request, *args, **kwargs)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Render inside the request's transaction: the browsable API queries while it
-        # renders, and row-level security shows nothing once the transaction is over.
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if hasattr(response, "render") and not response.is_rendered:
-            response.render()
-        return response
-
-    def required_permission(self) -> str | None:
-        method = self.request.method.lower()
-        if not hasattr(self, method):
-            return None  # no such handler: DRF answers 405, whatever the role
-        action = getattr(self, "action", None) or method
-        if action in self.action_perms:
-            return self.action_perms[action]
-        model = self.perm_model or self.get_queryset().model
-        verb = ACTION_PERMS.get(
-            action, "view" if self.request.method in ("GET", "HEAD", "OPTIONS") else "change"
-        )
-        return f"{model._meta.app_label}.{verb}_{model._meta.model_name}"

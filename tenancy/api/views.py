@@ -8,9 +8,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from core.api.filters import BoundedIsoDateTimeFilter
 from tenancy import selectors, services
 from tenancy.api.base import OrganizationScopedMixin
-from tenancy.api.filters import BoundedIsoDateTimeFilter
 from tenancy.api.serializers import (
     AuditEventSerializer,
     InvitationCreateSerializer,
