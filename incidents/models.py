@@ -360,6 +360,9 @@ class TimelineEntry(TenantModel):
         STATUS_UPDATE = "status_update", "Status update"
         NOTIFICATION = "notification", "Notification"
         AUTOMATION = "automation", "Automation"
+        ATTACHMENT_ADDED = "attachment_added", "Attachment added"
+        ATTACHMENT_REMOVED = "attachment_removed", "Attachment removed"
+        REVIEW_PUBLISHED = "review_published", "Review published"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -806,8 +806,8 @@ def attachment_add(*, organization, actor, incident: Incident, upload) -> Attach
             _entry(
                 incident,
                 actor,
-                TimelineEntry.Kind.FIELD_CHANGED,
-                data={"field": "attachment", "to": name},
+                TimelineEntry.Kind.ATTACHMENT_ADDED,
+                data={"name": name},
                 is_public=True,
             )
     except BaseException:
@@ -829,8 +829,8 @@ def attachment_remove(*, organization, actor, attachment: Attachment) -> None:
     _entry(
         incident,
         actor,
-        TimelineEntry.Kind.FIELD_CHANGED,
-        data={"field": "attachment", "from": name, "to": None},
+        TimelineEntry.Kind.ATTACHMENT_REMOVED,
+        data={"name": name},
         is_public=True,
     )
     transaction.on_commit(lambda: storage.delete(stored))
@@ -999,8 +999,8 @@ def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIn
     _entry(
         review.incident,
         actor,
-        TimelineEntry.Kind.FIELD_CHANGED,
-        data={"field": "review", "to": PostIncidentReview.State.PUBLISHED},
+        TimelineEntry.Kind.REVIEW_PUBLISHED,
+        data={"review": review.pk},
     )
     audit.record(
         organization=organization,

@@ -1,9 +1,10 @@
 """How timeline entries read: what happened, in the words a person would use.
 
-Entries store what changed as data (``{"field", "from", "to"}``, usernames, ISO times,
-raw choice values); the words are chosen when they are shown, so the stored record never
-changes. The portal, the API's ``summary`` and a review's pre-filled timeline all read
-entries through :func:`describe`.
+Entries store what changed as data (``{"field", "from", "to"}``, an attachment's
+``{"name"}``, usernames, ISO times, raw choice values); each kind of event has its own kind
+of entry, never a field change with a made-up field name. The words are chosen when they
+are shown, so the stored record never changes. The portal, the API's ``summary`` and a
+review's pre-filled timeline all read entries through :func:`describe`.
 
 People are named by their full name (their username when they have none, or when they are
 no longer members); priorities read P1…P5, severities SEV1…SEV4, statuses by their label,
@@ -31,6 +32,7 @@ BREACHES = {
     "response_breached": "missed the response target",
     "resolve_breached": "missed the resolution target",
 }
+REVIEW_PUBLISHED = "published the post-incident review"
 SOURCES = {
     Incident.Source.API: "opened the incident through the API",
     Incident.Source.ALERT: "opened the incident from an alert",
@@ -130,10 +132,6 @@ def _field_change(field: str, data: dict, names, zone) -> str:
     before, after = data.get("from"), data.get("to")
     if field in BREACHES and after is True:
         return BREACHES[field]
-    if field == "attachment":
-        return f"attached {after}" if after else f"removed the attachment {before or ''}".rstrip()
-    if field == "review":
-        return "published the post-incident review"
     label = field_label(field)
     if field in TEXTS:
         return f"edited the {label}"
@@ -174,6 +172,12 @@ def describe(
         return "sent a notification"
     if entry.kind == Kind.AUTOMATION:
         return "ran an automation"
+    if entry.kind == Kind.ATTACHMENT_ADDED:
+        return f"attached {data.get('name') or 'a file'}"
+    if entry.kind == Kind.ATTACHMENT_REMOVED:
+        return f"removed the attachment {data.get('name') or ''}".rstrip()
+    if entry.kind == Kind.REVIEW_PUBLISHED:
+        return REVIEW_PUBLISHED
     return entry.get_kind_display().lower()
 
 
@@ -188,6 +192,8 @@ def outline(entry: TimelineEntry) -> str:
         return f"changed the {field_label(field)}"
     if entry.kind == Kind.COMMENT:
         return "commented"
+    if entry.kind == Kind.REVIEW_PUBLISHED:
+        return REVIEW_PUBLISHED
     return entry.get_kind_display().lower()
 
 

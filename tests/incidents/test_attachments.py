@@ -110,10 +110,7 @@ def test_upload_list_download_and_delete(
     assert parts[4] == "screen.png"
     assert (media / attachment.file.name).read_bytes() == PNG
     entry = TimelineEntry.objects.for_org(org).filter(incident=incident).latest("id")
-    assert (entry.kind, entry.data) == (
-        "field_changed",
-        {"field": "attachment", "to": "screen.png"},
-    )
+    assert (entry.kind, entry.data) == ("attachment_added", {"name": "screen.png"})
 
     listing = client.get(api_url(org, incident)).json()["results"]
     assert [row["id"] for row in listing] == [data["id"]]

@@ -131,8 +131,8 @@ def test_publish_stamps_the_review_and_the_incident_timeline(org, member):
     assert review.status == PostIncidentReview.State.PUBLISHED
     assert review.published_at is not None
     entry = TimelineEntry.objects.for_org(org).filter(incident=review.incident).last()
-    assert entry.kind == TimelineEntry.Kind.FIELD_CHANGED
-    assert entry.data == {"field": "review", "to": "published"}
+    assert entry.kind == TimelineEntry.Kind.REVIEW_PUBLISHED
+    assert entry.data == {"review": review.pk}
     assert entry.actor == carol
     assert entry_summary(entry) == "published the post-incident review"
     assert AuditEvent.objects.for_org(org).filter(action="review.published").exists()

@@ -172,12 +172,9 @@ def test_comments_updates_attachments_reviews_and_other_kinds(paris):
     def entry(kind, **data):
         return TimelineEntry(organization=paris, incident=incident, kind=kind, data=data)
 
-    assert timeline.describe(entry(Kind.FIELD_CHANGED, field="attachment", to="log.txt")) == (
-        "attached log.txt"
-    )
-    assert (
-        timeline.describe(entry(Kind.FIELD_CHANGED, field="attachment", to=None, **{"from": "a"}))
-        == "removed the attachment a"
+    assert timeline.describe(entry(Kind.ATTACHMENT_ADDED, name="log.txt")) == "attached log.txt"
+    assert timeline.describe(entry(Kind.ATTACHMENT_REMOVED, name="a")) == (
+        "removed the attachment a"
     )
     assert timeline.describe(entry(Kind.NOTIFICATION)) == "sent a notification"
     assert timeline.describe(entry(Kind.AUTOMATION)) == "ran an automation"
