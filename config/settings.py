@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "events",
     "incidents",
     "alerts",
+    "reviews",
     "django_ratelimit",
     "runbooks",
     "notifications",

@@ -46,6 +46,7 @@ urlpatterns = [
     path("", include("alerts.views")),  # Alert ingestion (PagerDuty, Alertmanager, Opsgenie…)
     path("", include("tenancy.urls")),
     path("", include("incidents.urls")),
+    path("", include("reviews.views")),  # Post-incident reviews
     path("", include("alerts.portal")),  # Services pages: health, changes, integrations
 ]
 

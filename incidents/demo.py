@@ -168,7 +168,6 @@ def seed(*, organization, users, stdout) -> None:
             )
     count = Incident.objects.for_org(organization).count()
     stdout.write(f"  {organization.slug}: {len(catalog)} services, {count} incidents")
-    _seed_review(organization=organization, users=users, actor=responder)  # Post-incident review
     _seed_saved_views(organization=organization, users=users)  # Saved queue views
 
 
@@ -190,51 +189,3 @@ def _seed_saved_views(*, organization, users) -> None:
             saved_views.saved_view_save(
                 organization=organization, owner=owner, name=name, query=query
             )
-
-
-def _seed_review(*, organization, users, actor) -> None:
-    """acme: a published review with two action items for its closed incident."""
-    if organization.slug != "acme":
-        return
-    incident = (
-        Incident.objects.for_org(organization)
-        .filter(status=Status.CLOSED)
-        .order_by("number")
-        .first()
-    )
-    if incident is None:
-        return
-    owner = users.get("bob") or actor
-    review = services.review_create(organization=organization, actor=actor, incident=incident)
-    services.review_update(
-        organization=organization,
-        actor=actor,
-        review=review,
-        owner=owner,
-        root_causes="A docking-station firmware update was rolled out to every model "
-        "without a pilot group.",
-        contributing_factors="No staged rollout for peripheral firmware; the help desk had "
-        "no known-issues list to check.",
-        lessons="Went well: the USB-C workaround was shared within the hour.\n"
-        "To improve: pilot firmware updates with one team first.",
-    )
-    today = timezone.localdate()
-    services.action_item_create(
-        organization=organization,
-        actor=actor,
-        review=review,
-        title="Add a pilot ring for docking-station firmware updates",
-        owner=owner,
-        due_date=today + timedelta(days=14),
-        external_url="https://jira.example.com/browse/OPS-101",
-    )
-    services.action_item_create(
-        organization=organization,
-        actor=actor,
-        review=review,
-        title="Publish a known-issues page for the help desk",
-        owner=actor,
-        due_date=today + timedelta(days=30),
-        status="in_progress",
-    )
-    services.review_publish(organization=organization, actor=actor, review=review)

@@ -28,12 +28,6 @@ def grant_incident_permissions() -> None:
     grant(ALL_ROLES, ["incidents.view_attachment"])
     grant([*RESPONDERS, Role.REPORTER], ["incidents.add_attachment"])
     grant(RESPONDERS, ["incidents.delete_attachment"])
-    # Post-incident review: everyone but reporters reads reviews; responders and up write them.
-    readers = [role for role in ALL_ROLES if role != Role.REPORTER]
-    grant(readers, ["incidents.view_postincidentreview", "incidents.view_actionitem"])
-    grant(RESPONDERS, model_perms("incidents", "postincidentreview", ("add", "change")))
-    grant(RESPONDERS, model_perms("incidents", "actionitem", ("add", "change", "delete")))
-    grant(ADMIN_ROLES, ["incidents.delete_postincidentreview"])
     # Saved queue views belong to their owner (the portal checks it); admins may read and
     # clean them up in the admin.
     grant(ADMIN_ROLES, model_perms("incidents", "savedview", ("view", "delete")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from incidents.models import Incident, PostIncidentReview, TimelineEntry
+from incidents.models import Incident, TimelineEntry
 from incidents.roles import WORK_INCIDENTS
 from tenancy.models import Membership, Role
 from tenancy.roles import roles_with_perm
@@ -58,13 +58,3 @@ def timeline_visible(*, organization, incident, role: str):
     if role in (Role.REPORTER, Role.STAKEHOLDER):
         entries = entries.filter(is_public=True)
     return entries.select_related("actor").order_by("created_at", "id")
-
-
-def reviews_visible(*, organization, role: str):
-    """Stakeholders read published reviews only; drafts stay with the responders.
-
-    Reporters are kept out by permission (they never reach this query)."""
-    reviews = PostIncidentReview.objects.for_org(organization)
-    if role in (Role.REPORTER, Role.STAKEHOLDER):
-        reviews = reviews.filter(status=PostIncidentReview.State.PUBLISHED)
-    return reviews

@@ -1,6 +1,6 @@
 """Portal pages for incidents, under /o/<org>/incidents/."""
 
-from django.urls import include, path
+from django.urls import path
 
 from incidents import attachment_views, views
 
@@ -34,5 +34,4 @@ urlpatterns = [
         name="incident-changes",
     ),
     *attachment_views.urlpatterns,  # Attachments
-    path("", include("incidents.review_views")),  # Post-incident review
 ]

@@ -38,6 +38,7 @@ from incidents.forms import (
     TransitionForm,
 )
 from incidents.models import Incident, Service
+from incidents.panels import incident_panels
 from incidents.selectors import (
     incident_workers,
     incidents_visible,
@@ -354,6 +355,7 @@ def _render_detail(request, incident, *, bound=None, error: str = "", status: in
         )
         and satisfaction_visible(user=user, incident=incident),
         **attachment_views.detail_context(request, incident, bound.get("attach")),
+        "incident_panels": incident_panels(request, incident),
     }
     if _shows_closure(user, incident):
         context["confirm_form"] = bound.get("confirm") or ConfirmClosureForm()

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from alerts import services as alert_services
 from incidents import saved_views
 from incidents import services as incident_services
+from reviews import services as review_services
 from tenancy import rls, services
 from tenancy.models import AuditEvent, Organization, Role, TenantModel
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 # Namespaces of the portal's pages (session login), as opposed to the API's routes.
-PORTAL_NAMESPACES = ("portal:", "incidents:", "services:")
+PORTAL_NAMESPACES = ("portal:", "incidents:", "reviews:", "services:")
 # Identifiers that exist nowhere; an integer where the route converts to one.
 MISSING = {
     "number": "999999",
@@ -82,8 +83,8 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
     incident_services.incident_transition(
         organization=other_org, actor=None, incident=incident, status="resolved", resolution="x"
     )
-    review = incident_services.review_create(organization=other_org, actor=user, incident=incident)
-    item = incident_services.action_item_create(
+    review = review_services.review_create(organization=other_org, actor=user, incident=incident)
+    item = review_services.action_item_create(
         organization=other_org, actor=user, review=review, title="Secret follow-up", owner=user
     )
     event = AuditEvent.objects.for_org(other_org).latest("id")

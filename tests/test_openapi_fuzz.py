@@ -32,6 +32,7 @@ from schemathesis.checks import not_a_server_error
 
 from alerts import services as alert_services
 from incidents import services as incident_services
+from reviews import services as review_services
 from tenancy import services
 from tenancy.models import AuditEvent, Role
 
@@ -121,8 +122,8 @@ def world(org, member, api_key_for, settings, tmp_path):
     incident_services.incident_transition(
         organization=org, actor=owner, incident=incident, status="resolved", resolution="Fixed."
     )
-    review = incident_services.review_create(organization=org, actor=owner, incident=incident)
-    item = incident_services.action_item_create(
+    review = review_services.review_create(organization=org, actor=owner, incident=incident)
+    item = review_services.action_item_create(
         organization=org, actor=owner, review=review, title="Add an alert", owner=responder
     )
     attachment = incident_services.attachment_add(

@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from incidents.api import attachments, reviews, views
+from incidents.api import attachments, views
 
 router = SimpleRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
@@ -17,4 +17,4 @@ router.register("services", views.ServiceViewSet, basename="service")
 router.register("categories", views.CategoryViewSet, basename="category")
 attachments.register(router)
 
-urlpatterns = [*router.urls, *reviews.router.urls]  # Post-incident review
+urlpatterns = router.urls

@@ -67,7 +67,7 @@ def test_403_is_styled_and_logs_one_line_without_traceback(signed_in, member, or
     client = signed_in(member(Role.STAKEHOLDER))
     caplog.set_level(logging.INFO)
     caplog.clear()
-    url = reverse("incidents:review-start", kwargs={"org": org.slug, "number": incident.number})
+    url = reverse("reviews:start", kwargs={"org": org.slug, "number": incident.number})
     response = client.post(url)
     assert response.status_code == 403
     page = response.content.decode()

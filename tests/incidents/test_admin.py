@@ -4,10 +4,8 @@ from django.urls import reverse
 from core.errors import DomainError
 from incidents import services
 from incidents.models import (
-    ActionItem,
     Category,
     Incident,
-    PostIncidentReview,
     PriorityRule,
     Service,
     TimelineEntry,
@@ -319,62 +317,6 @@ def test_only_members_who_work_incidents_hold_incident_roles_in_the_admin(
     response = client.post(url, shown(client.get(url), **{field: responder.pk}))
     assert response.status_code == 302
     assert getattr(Incident.objects.for_org(org).get(pk=incident.pk), field) == responder
-
-
-@pytest.fixture
-def review(org):
-    incident = services.incident_create(organization=org, actor=None, title="Reviewed")
-    services.incident_transition(
-        organization=org, actor=None, incident=incident, status=Status.RESOLVED, resolution="ok"
-    )
-    return services.review_create(organization=org, actor=None, incident=incident)
-
-
-def test_a_reviews_owner_is_a_member_of_its_organization(client_for, operator, org, two, review):
-    ours, theirs = two["acme"], two["globex"]
-    client = client_for(operator)
-    url = admin_url(review)
-    page = client.get(url)
-    assert ours["responder"] in choices(page, "owner")
-    assert theirs["responder"] not in choices(page, "owner")
-    response = client.post(url, shown(page, owner=theirs["responder"].pk))
-    assert "owner" in errors(response)
-    assert PostIncidentReview.objects.for_org(org).get(pk=review.pk).owner is None
-    response = client.post(url, shown(page, owner=ours["responder"].pk, summary="Better"))
-    assert response.status_code == 302
-    saved = PostIncidentReview.objects.for_org(org).get(pk=review.pk)
-    assert (saved.owner, saved.summary) == (ours["responder"], "Better")
-
-
-def test_an_action_items_owner_is_a_member_of_its_organization(
-    client_for, operator, org, two, review
-):
-    ours, theirs = two["acme"], two["globex"]
-    client = client_for(operator)
-    url = admin_url(review)
-    page = client.get(url)
-    row = {
-        "action_items-TOTAL_FORMS": 1,
-        "action_items-0-title": "Add a canary",
-        "action_items-0-status": "open",
-        "action_items-0-review": review.pk,
-    }
-    refused = client.post(
-        url, shown(page, **row, **{"action_items-0-owner": theirs["reporter"].pk})
-    )
-    assert refused.status_code == 200
-    [inline] = refused.context["inline_admin_formsets"]
-    assert "owner" in inline.formset.forms[0].errors
-    see(org)
-    assert not ActionItem.objects.unscoped().exists()
-    added = client.post(url, shown(page, **row, **{"action_items-0-owner": ours["responder"].pk}))
-    assert added.status_code == 302
-    item = ActionItem.objects.for_org(org).get()
-    assert (item.title, item.owner, item.review_id) == (
-        "Add a canary",
-        ours["responder"],
-        review.pk,
-    )
 
 
 def test_a_domain_error_from_a_service_is_shown_on_the_form(client_for, operator, org, monkeypatch):

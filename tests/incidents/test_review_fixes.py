@@ -5,41 +5,9 @@ from django.urls import reverse
 
 from core.errors import DomainError
 from incidents import services
-from incidents.states import Status
 from tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
-
-
-def test_review_prefill_does_not_quote_internal_entries(org, member):
-    responder = member(Role.RESPONDER)
-    incident = services.incident_create(organization=org, actor=responder, title="Down")
-    services.incident_override_priority(
-        organization=org,
-        actor=responder,
-        incident=incident,
-        priority=1,
-        reason="the CFO is watching",
-    )
-    services.incident_update(
-        organization=org,
-        actor=responder,
-        incident=incident,
-        description="internal detail about the vendor contract",
-    )
-    services.incident_transition(
-        organization=org,
-        actor=responder,
-        incident=incident,
-        status=Status.RESOLVED,
-        resolution="Restarted.",
-    )
-    review = services.review_create(organization=org, actor=responder, incident=incident)
-    assert "CFO" not in review.timeline_summary
-    assert "vendor contract" not in review.timeline_summary
-    assert "Priority overridden (internal)" in review.timeline_summary
-    assert "Changed the description (internal)" in review.timeline_summary
-    assert "Changed the status from New to Resolved" in review.timeline_summary
 
 
 @pytest.mark.parametrize(

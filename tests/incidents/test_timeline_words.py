@@ -13,6 +13,7 @@ from django.utils import timezone
 from incidents import services, sla_policy, timeline
 from incidents.models import Category, TimelineEntry
 from incidents.states import Status
+from reviews import services as review_services
 from tenancy import services as tenancy_services
 from tenancy.models import Role
 
@@ -181,8 +182,8 @@ def test_comments_updates_attachments_reviews_and_other_kinds(paris):
     incident = services.incident_transition(
         organization=paris, actor=None, incident=incident, status=Status.RESOLVED, resolution="x"
     )
-    review = services.review_create(organization=paris, actor=None, incident=incident)
-    services.review_publish(organization=paris, actor=None, review=review)
+    review = review_services.review_create(organization=paris, actor=None, incident=incident)
+    review_services.review_publish(organization=paris, actor=None, review=review)
     assert last_words(paris, incident) == "published the post-incident review"
 
 
@@ -224,7 +225,7 @@ def test_the_review_timeline_uses_the_words(paris, people):
     incident = services.incident_transition(
         organization=paris, actor=carol, incident=incident, status=Status.RESOLVED, resolution="x"
     )
-    review = services.review_create(organization=paris, actor=carol, incident=incident)
+    review = review_services.review_create(organization=paris, actor=carol, incident=incident)
     lines = review.timeline_summary.splitlines()
     assert lines[1].endswith("— Carol Reyes — Commented: On it")
     assert lines[2].endswith("— dave — Assigned (internal)")  # not for stakeholders' eyes

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.urls import reverse
 
+from reviews import services as review_services
 from tenancy import rls, services
 from tenancy.models import AuditEvent, Membership, Role, Team
 
@@ -85,10 +86,10 @@ def two_tenants(org, other_org, member, api_key_for):
             status="resolved",
             resolution="Fixed.",
         )
-        review = incident_services.review_create(
+        review = review_services.review_create(
             organization=organization, actor=None, incident=incident
         )
-        incident_services.action_item_create(
+        review_services.action_item_create(
             organization=organization, actor=None, review=review, title="Follow up"
         )
         team = services.team_create(

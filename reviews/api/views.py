@@ -6,21 +6,24 @@ exist. Usernames and incident numbers in bodies resolve only inside the organiza
 
 from __future__ import annotations
 
-import django_filters
-from django.contrib.auth import get_user_model
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.routers import SimpleRouter
 
-from incidents import selectors, services
-from incidents.api.serializers import OrganizationSlugField, _text, _user_field
-from incidents.models import ActionItem, PostIncidentReview
+from incidents.selectors import incidents_visible
+from reviews import selectors, services
+from reviews.api.serializers import (
+    ActionItemSerializer,
+    ReviewCreateSerializer,
+    ReviewFilter,
+    ReviewSerializer,
+    ReviewUpdateSerializer,
+)
+from reviews.models import ActionItem, PostIncidentReview
 from tenancy.api.base import OrganizationScopedMixin
 
-User = get_user_model()
 ID_MAX_DIGITS = 18
 REVIEW = OpenApiParameter("review", int, OpenApiParameter.PATH, description="The review's id.")
 ITEM = OpenApiParameter("item", int, OpenApiParameter.PATH, description="The action item's id.")
@@ -35,129 +38,12 @@ def _by_id_or_404(queryset, value: str):
     return obj
 
 
-def _narrow_users(serializer) -> None:
-    organization = serializer.context.get("organization")
-    if organization is None:
-        return  # schema generation
-    for field in serializer.fields.values():
-        if isinstance(field, OrganizationSlugField):
-            field.queryset = User.objects.filter(memberships__organization=organization)
-
-
-# --- serializers --------------------------------------------------------------------------
-
-
-class ReviewSerializer(serializers.ModelSerializer):
-    incident = serializers.IntegerField(source="incident.number", read_only=True)
-    incident_reference = serializers.CharField(source="incident.reference", read_only=True)
-    incident_title = serializers.CharField(source="incident.title", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta:
-        model = PostIncidentReview
-        fields = [
-            "id",
-            "incident",
-            "incident_reference",
-            "incident_title",
-            "status",
-            "summary",
-            "impact",
-            "root_causes",
-            "contributing_factors",
-            "lessons",
-            "timeline_summary",
-            "owner",
-            "created_by",
-            "created_at",
-            "updated_at",
-            "published_at",
-        ]
-        read_only_fields = fields
-
-
-class ReviewCreateSerializer(serializers.Serializer):
-    incident = serializers.IntegerField(
-        min_value=1, max_value=999_999_999, help_text="The incident's number (resolved/closed)."
-    )
-
-
-class ReviewUpdateSerializer(serializers.ModelSerializer):
-    summary = _text()
-    impact = _text()
-    root_causes = _text()
-    contributing_factors = _text()
-    lessons = _text()
-    timeline_summary = _text()
-    owner = _user_field(help_text="Username of a member of the organization.")
-    status = serializers.ChoiceField(
-        choices=[
-            (value, label)
-            for value, label in PostIncidentReview.State.choices
-            if value != PostIncidentReview.State.PUBLISHED
-        ],
-        required=False,
-        help_text="Draft or in review; publish with POST …/publish/.",
-    )
-
-    class Meta:
-        model = PostIncidentReview
-        fields = [
-            "summary",
-            "impact",
-            "root_causes",
-            "contributing_factors",
-            "lessons",
-            "timeline_summary",
-            "owner",
-            "status",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _narrow_users(self)
-
-
-class ActionItemSerializer(serializers.ModelSerializer):
-    title = serializers.CharField(max_length=200)
-    owner = _user_field(help_text="Username of a member of the organization.")
-    external_url = serializers.URLField(
-        max_length=200, required=False, allow_blank=True, help_text="E.g. a Jira issue."
-    )
-
-    class Meta:
-        model = ActionItem
-        fields = ["id", "title", "owner", "due_date", "status", "external_url", "created_at"]
-        read_only_fields = ["id", "created_at"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _narrow_users(self)
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["owner"] = instance.owner.get_username() if instance.owner_id else None
-        return data
-
-
-class ReviewFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=PostIncidentReview.State.choices)
-
-    class Meta:
-        model = PostIncidentReview
-        fields = ["status"]
-
-
-# --- views --------------------------------------------------------------------------------
-
-
 class ReviewScopedMixin(OrganizationScopedMixin):
     """Reporters (who hold no view permission on reviews) get 404 on every route."""
 
     def check_permissions(self, request):
         if self.organization is not None and not request.user.has_perm(
-            "incidents.view_postincidentreview", self.organization
+            "reviews.view_postincidentreview", self.organization
         ):
             raise Http404("Not found.")
         super().check_permissions(request)
@@ -188,7 +74,7 @@ class ReviewViewSet(
     perm_model = PostIncidentReview
     lookup_url_kwarg = "review"
     cursor_ordering = ("-created_at", "-id")
-    action_perms = {"publish": "incidents.change_postincidentreview"}
+    action_perms = {"publish": "reviews.change_postincidentreview"}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -210,7 +96,7 @@ class ReviewViewSet(
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        incidents = selectors.incidents_visible(
+        incidents = incidents_visible(
             organization=self.organization, user=request.user, role=self.role
         )
         incident = incidents.filter(number=serializer.validated_data["incident"]).first()
@@ -315,10 +201,3 @@ class ActionItemViewSet(
             organization=self.organization, actor=request.user, item=self.get_object()
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-router = SimpleRouter()
-router.register("reviews", ReviewViewSet, basename="review")
-router.register(
-    r"reviews/(?P<review>[^/.]+)/action-items", ActionItemViewSet, basename="review-action-item"
-)

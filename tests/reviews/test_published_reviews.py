@@ -11,8 +11,9 @@ from django.urls import reverse
 
 from core.errors import Conflict
 from incidents import services
-from incidents.models import ActionItem, PostIncidentReview
 from incidents.states import Status
+from reviews import services as review_services
+from reviews.models import ActionItem, PostIncidentReview
 from tenancy.models import AuditEvent, Role
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def review_of(org, title="Checkout is down"):
     incident = services.incident_transition(
         organization=org, actor=None, incident=incident, status=Status.RESOLVED, resolution="x"
     )
-    return services.review_create(organization=org, actor=None, incident=incident)
+    return review_services.review_create(organization=org, actor=None, incident=incident)
 
 
 @pytest.fixture
@@ -39,9 +40,13 @@ def carol(member):
 def published(org, carol):
     """A published review with one open action item."""
     review = review_of(org)
-    services.review_update(organization=org, actor=carol, review=review, lessons="Canary first.")
-    services.action_item_create(organization=org, actor=carol, review=review, title="Add a canary")
-    return services.review_publish(organization=org, actor=carol, review=review)
+    review_services.review_update(
+        organization=org, actor=carol, review=review, lessons="Canary first."
+    )
+    review_services.action_item_create(
+        organization=org, actor=carol, review=review, title="Add a canary"
+    )
+    return review_services.review_publish(organization=org, actor=carol, review=review)
 
 
 def audit_rows(org, action):
@@ -54,9 +59,13 @@ def audit_rows(org, action):
 def test_a_published_review_cannot_be_changed(org, carol, published):
     for changes in ({"lessons": "Rewritten."}, {"owner": carol}, {"status": "draft"}):
         with pytest.raises(Conflict, match="published and can no longer be changed"):
-            services.review_update(organization=org, actor=carol, review=published, **changes)
+            review_services.review_update(
+                organization=org, actor=carol, review=published, **changes
+            )
     # Saving what it already says changes nothing and is no error.
-    services.review_update(organization=org, actor=carol, review=published, lessons="Canary first.")
+    review_services.review_update(
+        organization=org, actor=carol, review=published, lessons="Canary first."
+    )
     published.refresh_from_db()
     assert (published.lessons, published.owner, published.status) == (
         "Canary first.",
@@ -67,7 +76,7 @@ def test_a_published_review_cannot_be_changed(org, carol, published):
 
 def test_a_published_reviews_action_items_are_still_tracked(org, carol, published):
     item = ActionItem.objects.for_org(org).get(review=published)
-    item = services.action_item_update(
+    item = review_services.action_item_update(
         organization=org,
         actor=carol,
         item=item,
@@ -79,20 +88,24 @@ def test_a_published_reviews_action_items_are_still_tracked(org, carol, publishe
     item.refresh_from_db()
     assert (item.status, item.owner, item.due_date) == ("done", carol, datetime.date(2030, 1, 31))
     with pytest.raises(Conflict, match="title stays as published"):
-        services.action_item_update(organization=org, actor=carol, item=item, title="Other")
+        review_services.action_item_update(organization=org, actor=carol, item=item, title="Other")
     with pytest.raises(Conflict, match="tracked, not added"):
-        services.action_item_create(organization=org, actor=carol, review=published, title="New")
+        review_services.action_item_create(
+            organization=org, actor=carol, review=published, title="New"
+        )
     with pytest.raises(Conflict, match="stay on it"):
-        services.action_item_delete(organization=org, actor=carol, item=item)
+        review_services.action_item_delete(organization=org, actor=carol, item=item)
     assert list(ActionItem.objects.for_org(org).values_list("title", flat=True)) == ["Add a canary"]
 
 
 def test_review_changes_are_audited_with_before_and_after(org, carol):
     review = review_of(org)
-    services.review_update(
+    review_services.review_update(
         organization=org, actor=carol, review=review, lessons="Stage rollouts.", owner=carol
     )
-    services.review_update(organization=org, actor=carol, review=review, lessons="Stage rollouts.")
+    review_services.review_update(
+        organization=org, actor=carol, review=review, lessons="Stage rollouts."
+    )
     [row] = audit_rows(org, "postincidentreview.updated")  # the no-op wrote nothing
     assert row.actor == carol
     assert row.target_id == str(review.pk)
@@ -102,7 +115,7 @@ def test_review_changes_are_audited_with_before_and_after(org, carol):
 
 def test_action_item_changes_are_audited_with_before_and_after(org, carol):
     review = review_of(org)
-    item = services.action_item_create(
+    item = review_services.action_item_create(
         organization=org, actor=carol, review=review, title="Add a canary"
     )
     [created] = audit_rows(org, "actionitem.created")
@@ -110,7 +123,7 @@ def test_action_item_changes_are_audited_with_before_and_after(org, carol):
     assert created.after["title"] == "Add a canary"
     assert created.after["status"] == "open"
 
-    services.action_item_update(
+    review_services.action_item_update(
         organization=org, actor=carol, item=item, status="in_progress", owner=carol
     )
     [updated] = audit_rows(org, "actionitem.updated")
@@ -118,7 +131,7 @@ def test_action_item_changes_are_audited_with_before_and_after(org, carol):
     assert updated.before == {"status": "open", "owner": None}
     assert updated.after == {"status": "in_progress", "owner": "carol"}
 
-    services.action_item_delete(organization=org, actor=carol, item=item)
+    review_services.action_item_delete(organization=org, actor=carol, item=item)
     [deleted] = audit_rows(org, "actionitem.deleted")
     assert deleted.before["title"] == "Add a canary"
     assert deleted.before["status"] == "in_progress"
@@ -132,7 +145,7 @@ def test_api_a_published_review_answers_409(org, carol, published, api_client_fo
     detail = api(org, "review-detail", review=published.pk)
     response = client.patch(detail, {"lessons": "Rewritten."}, format="json")
     assert response.status_code == 409
-    assert response.json() == {"non_field_errors": [services.PUBLISHED_REVIEW_IS_READ_ONLY]}
+    assert response.json() == {"non_field_errors": [review_services.PUBLISHED_REVIEW_IS_READ_ONLY]}
     assert client.get(detail).json()["lessons"] == "Canary first."
 
     items = api(org, "review-action-item-list", review=published.pk)
@@ -161,7 +174,7 @@ def test_portal_a_published_review_is_read_only_but_its_items_are_tracked(
     org, carol, published, client_for
 ):
     client = client_for(carol)
-    url = reverse("incidents:review-detail", kwargs={"org": org.slug, "review": published.pk})
+    url = reverse("reviews:detail", kwargs={"org": org.slug, "review": published.pk})
     item = ActionItem.objects.for_org(org).get(review=published)
     page = client.get(url).content.decode()
     assert 'value="save"' not in page
@@ -206,7 +219,7 @@ def test_admin_a_published_review_is_read_only(org, member, client_for, publishe
     owner = member(Role.OWNER)
     client = client_for(owner)
     item = ActionItem.objects.for_org(org).get(review=published)
-    url = reverse("admin:incidents_postincidentreview_change", args=[published.pk])
+    url = reverse("admin:reviews_postincidentreview_change", args=[published.pk])
     page = client.get(url)
     assert page.status_code == 200
     html = page.content.decode()
@@ -247,9 +260,9 @@ def test_admin_a_published_review_is_read_only(org, member, client_for, publishe
         {"status": "done"},
     )
 
-    delete = reverse("admin:incidents_postincidentreview_delete", args=[published.pk])
+    delete = reverse("admin:reviews_postincidentreview_delete", args=[published.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
-    changelist = reverse("admin:incidents_postincidentreview_changelist")
+    changelist = reverse("admin:reviews_postincidentreview_changelist")
     client.post(
         changelist, {"action": "delete_selected", "_selected_action": [published.pk], "post": "yes"}
     )

@@ -3,109 +3,30 @@
 Reporters cannot see reviews (404, like a review that does not exist); stakeholders read
 published ones (a draft is 404 to them); responders and up start, edit and publish them
 and manage their action items.
-Every write goes through ``incidents.services``.
+Every write goes through ``reviews.services``.
 """
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
-from incidents import services
-from incidents.forms import PortalForm, person_label
-from incidents.models import ActionItem, PostIncidentReview
-from incidents.selectors import reviews_visible
 from incidents.views import _incident_or_404, _members, _page, _parse_cursor, _query
+from reviews import services
+from reviews.forms import ActionItemForm, ReviewForm
+from reviews.models import ActionItem, PostIncidentReview
+from reviews.selectors import reviews_visible
 from tenancy.access import org_member_required
 
-VIEW = "incidents.view_postincidentreview"
-CHANGE = "incidents.change_postincidentreview"
-TEXT_MAX = 50_000
-REVIEW_STATUS_CHOICES = [
-    (value, label)
-    for value, label in PostIncidentReview.State.choices
-    if value != PostIncidentReview.State.PUBLISHED
-]
+app_name = "reviews"
 
-
-def _owner_field(members) -> forms.ChoiceField:
-    return forms.ChoiceField(
-        label="Owner",
-        required=False,
-        choices=[("", "—"), *((str(user.pk), person_label(user)) for user in members)],
-    )
-
-
-class ReviewForm(PortalForm):
-    summary = forms.CharField(required=False, max_length=TEXT_MAX, widget=forms.Textarea)
-    impact = forms.CharField(required=False, max_length=TEXT_MAX, widget=forms.Textarea)
-    root_causes = forms.CharField(
-        label="Root causes", required=False, max_length=TEXT_MAX, widget=forms.Textarea
-    )
-    contributing_factors = forms.CharField(
-        label="Contributing factors", required=False, max_length=TEXT_MAX, widget=forms.Textarea
-    )
-    lessons = forms.CharField(
-        label="Lessons learned", required=False, max_length=TEXT_MAX, widget=forms.Textarea
-    )
-    timeline_summary = forms.CharField(
-        label="Timeline (UTC)", required=False, max_length=TEXT_MAX, widget=forms.Textarea
-    )
-
-    def __init__(self, *args, review, members, **kwargs):
-        initial = {
-            **{field: getattr(review, field) for field in services.REVIEW_FIELDS},
-            "owner": str(review.owner_id or ""),
-        }
-        super().__init__(*args, initial=initial, **kwargs)
-        self.members = {str(user.pk): user for user in members}
-        self.fields["owner"] = _owner_field(members)
-        if review.status != PostIncidentReview.State.PUBLISHED:
-            self.fields["status"] = forms.ChoiceField(choices=REVIEW_STATUS_CHOICES)
-
-    def changes(self) -> dict:
-        data = dict(self.cleaned_data)
-        data["owner"] = self.members.get(data["owner"])
-        return data
-
-
-class ActionItemForm(PortalForm):
-    title = forms.CharField(max_length=200)
-    due_date = forms.DateField(
-        label="Due", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    status = forms.ChoiceField(choices=ActionItem.State.choices, initial=ActionItem.State.OPEN)
-    external_url = forms.URLField(
-        label="Tracking link", required=False, max_length=200, assume_scheme="https"
-    )
-
-    def __init__(self, *args, members, item=None, tracking_only=False, **kwargs):
-        if item is not None:
-            kwargs["initial"] = {
-                "title": item.title,
-                "due_date": item.due_date,
-                "status": item.status,
-                "external_url": item.external_url,
-                "owner": str(item.owner_id or ""),
-            }
-            kwargs["prefix"] = f"item-{item.pk}"
-        super().__init__(*args, **kwargs)
-        self.members = {str(user.pk): user for user in members}
-        self.fields["owner"] = _owner_field(members)
-        if tracking_only:  # a published review's item: its title stays as published
-            for name in set(self.fields) - set(services.ACTION_ITEM_TRACKING_FIELDS):
-                del self.fields[name]
-
-    def values(self) -> dict:
-        data = dict(self.cleaned_data)
-        data["owner"] = self.members.get(data["owner"])
-        return data
+VIEW = "reviews.view_postincidentreview"
+CHANGE = "reviews.change_postincidentreview"
 
 
 # Reads -------------------------------------------------------------------------------
@@ -128,11 +49,21 @@ def _review_or_404(request, review_id: int) -> PostIncidentReview:
 
 
 def _review_url(review) -> str:
-    from django.urls import reverse
+    return reverse("reviews:detail", kwargs={"org": review.organization.slug, "review": review.pk})
 
-    return reverse(
-        "incidents:review-detail", kwargs={"org": review.organization.slug, "review": review.pk}
-    )
+
+def incident_panel(request, incident) -> dict | None:
+    """On a resolved or closed incident's page, responders and up start its review (or
+    open it, when it is started already)."""
+    if incident.status not in services.REVIEWABLE:
+        return None
+    if not request.user.has_perm("reviews.add_postincidentreview", incident):
+        return None
+    return {
+        "start_url": reverse(
+            "reviews:start", kwargs={"org": request.organization.slug, "number": incident.number}
+        )
+    }
 
 
 # Pages -------------------------------------------------------------------------------
@@ -153,7 +84,7 @@ def review_list(request):
     current = [("status", status)] if status else []
     return render(
         request,
-        "incidents/review_list.html",
+        "reviews/review_list.html",
         {
             "reviews": rows,
             "status": status,
@@ -170,7 +101,7 @@ def review_start(request, number: int):
     """From a resolved or closed incident's page; opens the review if it exists already."""
     _require_view(request)
     incident = _incident_or_404(request, number)
-    if not request.user.has_perm("incidents.add_postincidentreview", incident):
+    if not request.user.has_perm("reviews.add_postincidentreview", incident):
         raise PermissionDenied
     existing = _reviews(request).filter(incident=incident).first()
     if existing is not None:
@@ -236,7 +167,7 @@ def _render(request, review, *, bound=None, error: str = "", status: int = 200):
             )
             for item in items
         ]
-    return render(request, "incidents/review_detail.html", context, status=status)
+    return render(request, "reviews/review_detail.html", context, status=status)
 
 
 def _done(review, message: str, request, anchor: str = ""):
@@ -349,9 +280,9 @@ def _delete_item(request, review):
 ACTIONS = {
     "save": (CHANGE, _save),
     "publish": (CHANGE, _publish),
-    "add_item": ("incidents.add_actionitem", _add_item),
-    "update_item": ("incidents.change_actionitem", _update_item),
-    "delete_item": ("incidents.delete_actionitem", _delete_item),
+    "add_item": ("reviews.add_actionitem", _add_item),
+    "update_item": ("reviews.change_actionitem", _update_item),
+    "delete_item": ("reviews.delete_actionitem", _delete_item),
 }
 
 
@@ -366,7 +297,7 @@ def _act(request, review):
 
 
 urlpatterns = [
-    path("o/<slug:org>/reviews/", review_list, name="review-list"),
-    path("o/<slug:org>/reviews/<int:review>/", review_detail, name="review-detail"),
-    path("o/<slug:org>/incidents/<int:number>/review/", review_start, name="review-start"),
+    path("o/<slug:org>/reviews/", review_list, name="list"),
+    path("o/<slug:org>/reviews/<int:review>/", review_detail, name="detail"),
+    path("o/<slug:org>/incidents/<int:number>/review/", review_start, name="start"),
 ]
