@@ -126,15 +126,22 @@ def protect_tables(
 
 
 def protect_after_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs):
-    """post_migrate: protect the tenant tables of the app that was just migrated."""
+    """post_migrate: protect the tenant tables of the app that was just migrated.
+
+    Only the tables that exist: after migrating backwards some models have none yet (and
+    a table renamed back keeps its protection)."""
     from tenancy.models import TenantModel
 
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    existing = set(connection.introspection.table_names())
     tables = [
         model._meta.db_table
         for model in sender.get_models()
         if issubclass(model, TenantModel) and model._meta.managed and not model._meta.proxy
     ]
-    protect_tables(tables, using=using)
+    protect_tables([table for table in tables if table in existing], using=using)
 
 
 def _set(name: str, value: str, using: str) -> None:
