@@ -14,6 +14,7 @@ from incidents import timeline
 from incidents.models import Incident, TimelineEntry
 from incidents.services import _check_member, _check_same_organization, _entry, _locked
 from incidents.states import Status
+from reviews import events
 from reviews.models import ActionItem, PostIncidentReview
 from tenancy import audit, rls
 
@@ -178,6 +179,7 @@ def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIn
         TimelineEntry.Kind.REVIEW_PUBLISHED,
         data={"review": review.pk},
     )
+    events.publish_published(review, actor)
     audit.record(
         organization=organization,
         actor=actor,

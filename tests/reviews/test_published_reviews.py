@@ -267,3 +267,27 @@ def test_admin_a_published_review_is_read_only(org, member, client_for, publishe
         changelist, {"action": "delete_selected", "_selected_action": [published.pk], "post": "yes"}
     )
     assert PostIncidentReview.objects.for_org(org).filter(pk=published.pk).exists()
+
+
+def test_publishing_publishes_the_review_with_its_action_items_on_the_incident_stream(
+    org, carol, published
+):
+    from events.models import Event
+    from tests.conftest import see
+
+    see(org)
+    stream = list(
+        Event.objects.for_org(org)
+        .filter(stream=f"incident:{published.incident_id}")
+        .order_by("pk")
+        .values_list("type", "payload")
+    )
+    assert [kind for kind, _ in stream][-1] == "review.published"
+    payload = stream[-1][1]
+    assert payload["actor"]["label"] == "carol"
+    assert payload["incident"]["status"] == "resolved"
+    review = payload["review"]
+    assert review["id"] == published.pk
+    assert review["lessons"] == "Canary first."
+    assert [item["title"] for item in review["action_items"]] == ["Add a canary"]
+    assert review["action_items"][0]["status"] == "open"
