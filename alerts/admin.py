@@ -9,9 +9,8 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from alerts import services
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Integration
+from alerts import kinds, services
+from alerts.models import Alert, ChangeEvent, Integration
 from tenancy.admin_base import ReadOnlyTenantAdmin, TenantAdmin
 
 INTEGRATION_FIELDS = ["name", "is_active", "rate_limit_per_minute"]
@@ -71,14 +70,10 @@ class IntegrationAdmin(TenantAdmin):
 
     @admin.display(description="Send events to")
     def endpoint(self, obj):
-        path = services.ingestion_path(obj)
+        path = kinds.ingestion_path(obj)
         request = _request.get(None)
         url = request.build_absolute_uri(path) if request is not None else path
-        how = {
-            Integration.Kind.PAGERDUTY: "with the key as routing_key",
-            Integration.Kind.OPSGENIE: "with the header Authorization: GenieKey <key>",
-        }.get(obj.kind, "(the key is part of the URL)")
-        return format_html("<code>POST {}</code> {}", url, how)
+        return format_html("<code>POST {}</code> {}", url, kinds.of(obj).key_travels)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         token = _request.set(request)

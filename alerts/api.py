@@ -22,10 +22,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from alerts import services
-from alerts.models import Alert, ChangeEvent
+from alerts import kinds, services
+from alerts.models import Alert, ChangeEvent, Integration
 from incidents.api.views import NUMBER, IncidentChildMixin
-from incidents.models import Integration, Service
+from incidents.models import Service
 from tenancy.api.base import OrganizationScopedMixin
 
 ID_MAX_DIGITS = 18
@@ -64,7 +64,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, obj) -> str:
-        path = services.ingestion_path(obj)
+        path = kinds.ingestion_path(obj)
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
 
@@ -165,7 +165,7 @@ class IntegrationViewSet(
     lookup_url_kwarg = "integration"
     cursor_ordering = ("id",)
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    action_perms = {"regenerate_key": "incidents.change_integration"}
+    action_perms = {"regenerate_key": "alerts.change_integration"}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

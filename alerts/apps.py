@@ -5,9 +5,21 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self):
-        from alerts import roles
+        from alerts import groups, roles
+        from alerts.models import Integration
+        from incidents import signals
+        from tenancy import rls
 
         roles.grant_alert_permissions()
+        # Alert ingestion finds the integration by the key the event was sent with.
+        rls.add_select_policy(
+            Integration._meta.db_table,
+            "receiving_integration",
+            f"key = NULLIF(current_setting('{rls.INTEGRATION_KEY_SETTING}', true), '')",
+        )
+        signals.status_changed.connect(
+            groups.follow_incident, dispatch_uid="alerts.groups.follow_incident"
+        )
 
     def seed_demo(self, *, organization, users, stdout):
         from alerts.demo import seed

@@ -13,9 +13,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import formats, services
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Integration, Service
+from alerts import kinds, services
+from alerts.models import Alert, ChangeEvent, Integration
+from incidents.models import Service
 from tenancy import rls
 
 Kind = Integration.Kind
@@ -96,12 +96,12 @@ def _pagerduty(key, action, dedup_key, summary="", *, source="", severity="error
 
 
 def _ingest_pagerduty(integration, data):
-    _, event = formats.pagerduty_event(data)
+    _, event = kinds.pagerduty.parse_event(data)
     return services.ingest(integration, [event])
 
 
 def _change(integration, summary, *, at, version, who):
-    _, fields = formats.pagerduty_change(
+    _, fields = kinds.pagerduty.parse_change(
         {
             "routing_key": integration.key,
             "payload": {
@@ -158,8 +158,8 @@ def _traffic_acme(integrations, now) -> None:
         ],
         started=now - timedelta(minutes=40),
     )
-    services.ingest(prometheus, formats.alertmanager_events(firing))
-    services.ingest(prometheus, formats.alertmanager_events(firing))
+    services.ingest(prometheus, kinds.alertmanager.parse_events(firing))
+    services.ingest(prometheus, kinds.alertmanager.parse_events(firing))
 
     # A group that fired and has resolved since: its incident is resolved by the alerts.
     disk = {
@@ -171,10 +171,10 @@ def _traffic_acme(integrations, now) -> None:
         "started": now - timedelta(hours=3),
     }
     services.ingest(
-        prometheus, formats.alertmanager_events(_alertmanager_group(status="firing", **disk))
+        prometheus, kinds.alertmanager.parse_events(_alertmanager_group(status="firing", **disk))
     )
     services.ingest(
-        prometheus, formats.alertmanager_events(_alertmanager_group(status="resolved", **disk))
+        prometheus, kinds.alertmanager.parse_events(_alertmanager_group(status="resolved", **disk))
     )
 
     # PagerDuty-format triggers repeated by the monitor: one incident, the repeats grouped.
@@ -215,7 +215,7 @@ def _traffic_acme(integrations, now) -> None:
     services.ingest(
         opsgenie,
         [
-            formats.opsgenie_create(
+            kinds.opsgenie.parse_create(
                 {
                     "message": "VPN gateway vpn-ber-01 tunnel flapping",
                     "alias": "vpn-ber-01-tunnel",
@@ -231,7 +231,7 @@ def _traffic_acme(integrations, now) -> None:
     services.ingest(
         opsgenie,
         [
-            formats.opsgenie_action(
+            kinds.opsgenie.parse_action(
                 "resolve", "vpn-ber-01-tunnel", {"note": "Tunnel stable for 30 minutes."}
             )
         ],
@@ -242,7 +242,7 @@ def _traffic_acme(integrations, now) -> None:
         services.ingest(
             uptime,
             [
-                formats.generic_event(
+                kinds.generic.parse_event(
                     {
                         "action": action,
                         "dedup_key": "website-homepage",
@@ -267,19 +267,10 @@ def _traffic_globex(integrations, now) -> None:
         alerts=[("gps-ingest-0:9090", "Kafka consumer lag is 48,000 messages.", "9e8d7c6b5a40")],
         started=now - timedelta(minutes=25),
     )
-    services.ingest(prometheus, formats.alertmanager_events(firing))
+    services.ingest(prometheus, kinds.alertmanager.parse_events(firing))
 
 
 TRAFFIC = {"acme": _traffic_acme, "globex": _traffic_globex}
-
-
-def _how_to_send(integration: Integration) -> str:
-    path = services.ingestion_path(integration)
-    if integration.kind == Kind.PAGERDUTY:
-        return f"POST {path} routing_key={integration.key}"
-    if integration.kind == Kind.OPSGENIE:
-        return f"POST {path} Authorization: GenieKey {integration.key}"
-    return f"POST {path}"
 
 
 def seed(*, organization, users, stdout) -> None:
@@ -308,4 +299,4 @@ def seed(*, organization, users, stdout) -> None:
         f"{changes} change events"
     )
     for (slug, name), integration in integrations.items():
-        stdout.write(f"    {slug} / {name}: {_how_to_send(integration)}")
+        stdout.write(f"    {slug} / {name}: {kinds.how_to_send(integration)}")

@@ -1,7 +1,7 @@
 """What every alerting format is translated into before it is stored: :class:`Event`.
 
-Each format (PagerDuty, Alertmanager, Opsgenie, the generic webhook) parses its request
-into events or raises :class:`InvalidEvent` with every problem found; the ingestion
+Each kind of integration (:mod:`alerts.kinds`) parses its requests into events or raises
+:class:`InvalidEvent` with every problem found, with the helpers below; the ingestion
 service does the rest the same way for all of them.
 """
 
@@ -210,3 +210,35 @@ def details_markdown(details: dict[str, Any]) -> str:
         shown = one_line(shown)[:500].replace("`", "'")
         lines.append(f"- **{one_line(str(key))[:100]}**: `{shown}`")
     return "\n".join(lines)
+
+
+def json_object(data: Any, name: str = "The body") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidEvent([f"{name} must be a JSON object"])
+    return data
+
+
+def links(value: Any, name: str, errors: list[str]) -> list[dict[str, str]]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(link, dict) and isinstance(link.get("href"), str) for link in value
+    ):
+        errors.append(f"'{name}' must be a list of objects with an 'href'")
+        return []
+    return value
+
+
+def links_markdown(items: list[dict[str, str]]) -> str:
+    lines = []
+    for link in items[:20]:
+        href = link["href"].strip()
+        if href.startswith(("https://", "http://")):
+            label = str(link.get("text") or href).replace("]", ")").replace("[", "(")[:200]
+            lines.append(f"- [{label}]({href.replace(')', '%29')})")
+    return "\n".join(lines)
+
+
+def description(*parts: tuple[str, str]) -> str:
+    """An incident description of titled Markdown sections; empty sections are left out."""
+    return "\n\n".join(f"**{title}**\n\n{body}" for title, body in parts if body)

@@ -1,18 +1,103 @@
-"""Alerts from monitoring tools and the change events they report, as received.
+"""Integrations, the alerts and change events received through them, and alert groups.
 
-An alert is one event about a problem (trigger, acknowledge, resolve) sent through an
-integration, kept with its raw payload; alerts with the same dedup key group onto one open
-incident. An alert is stored *pending* and then applied (its outcome says how). A change
-event (a deploy, a config change) is recorded on its service and pages nobody."""
+An integration is a monitoring tool sending to one service with its own key. An alert is
+one event about a problem (trigger, acknowledge, resolve) sent through an integration,
+kept with its raw payload. Alerts with the same dedup key make an *alert group*: the
+incident they opened and, while that incident is open, the one every further alert with
+the key goes to. An alert is stored *pending* and then applied (its outcome says how). A
+change event (a deploy, a config change) is recorded on its service and pages nobody."""
 
 from __future__ import annotations
+
+import secrets
 
 from django.db import models
 from django.utils.timezone import now
 
 from core.text import LineField
-from incidents.models import Incident, Integration, Service
+from incidents.models import Incident, Service
 from tenancy.models import TenantModel
+
+
+def integration_key() -> str:
+    """32 hexadecimal characters, the shape of a PagerDuty routing key."""
+    return secrets.token_hex(16)
+
+
+class Integration(TenantModel):
+    """A monitoring tool sending alerts to one service, identified by its secret key.
+
+    The key is the whole credential (it sits in the tool's configuration, like a
+    PagerDuty routing key), so it stays readable to the organization's admins, who need it
+    to configure the tool; it is unique across organizations because it names the
+    organization too. How each kind is received, answered and set up is in
+    :mod:`alerts.kinds`."""
+
+    class Kind(models.TextChoices):
+        PAGERDUTY = "pagerduty", "PagerDuty Events API v2"
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager / Grafana"
+        OPSGENIE = "opsgenie", "Opsgenie Alert API"
+        GENERIC = "generic", "Generic JSON webhook"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="integrations")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = LineField(max_length=100)
+    key = models.CharField(max_length=64, unique=True, default=integration_key, editable=False)
+    is_active = models.BooleanField(
+        default=True, help_text="Events sent with the key of an inactive integration are refused."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=6000,
+        help_text="Requests accepted per minute; more answer 429 so the sender retries later.",
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["service__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "service", "name"], name="integration_service_name"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.service.name} – {self.name}"
+
+    @property
+    def masked_key(self) -> str:
+        return f"{self.key[:4]}…{self.key[-4:]}"
+
+
+class AlertGroup(TenantModel):
+    """The incident that alerts of one integration and dedup key opened.
+
+    A group is open while its incident is open (new, acknowledged, in progress, on hold):
+    alerts with its key go to that incident. The incident's status changes in the incident
+    services, which tell :mod:`alerts.groups` in the same transaction, so ``is_open``
+    never lags behind it. The partial unique index lets a key have one open group: two
+    identical triggers arriving at once cannot open two incidents, and an old incident
+    is not reopened while a newer one has its key. Once the incident is resolved, the next
+    trigger with the key opens a new incident and a new group; the old group stays as the
+    record of where the old incident came from."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="groups")
+    dedup_key = models.CharField(max_length=255)
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="alert_group")
+    is_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "integration", "dedup_key"],
+                condition=models.Q(is_open=True) & ~models.Q(dedup_key=""),
+                name="alert_group_open_key",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.dedup_key} ({'open' if self.is_open else 'closed'})"
 
 
 class Alert(TenantModel):

@@ -7,4 +7,4 @@ def grant_alert_permissions() -> None:
     # their own incidents, which alerts never open); admins configure integrations.
     grant([role for role in ALL_ROLES if role != Role.REPORTER], ["alerts.view_alert"])
     grant([role for role in ALL_ROLES if role != Role.REPORTER], ["alerts.view_changeevent"])
-    grant(ADMIN_ROLES, model_perms("incidents", "integration"))
+    grant(ADMIN_ROLES, model_perms("alerts", "integration"))

@@ -8,8 +8,8 @@ organization, under the organization's incident-number lock (the one every incid
 opening takes anyway). They group onto the open incident of their integration and dedup
 key, and new incidents are opened in bulk. Requests of a burst queue on the lock, and
 whoever gets it applies every alert pending by then, so most find theirs applied by the
-one before and a few transactions carry the burst. The partial unique index
-``incident_open_dedup_key`` stays the guarantee that a key has one open incident. Alerts
+one before and a few transactions carry the burst. The partial unique index of alert
+groups (:mod:`alerts.groups`) stays the guarantee that a key has one open incident. Alerts
 left pending (a crash between the two steps, a lock wait given up) are applied by the
 ``alerts.tasks.apply_pending`` sweep. Escalation and notification are left to workers.
 """
@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.urls import reverse
 from django.utils import timezone
 
+from alerts import groups
 from alerts.events import Event, incident_fields
-from alerts.models import Alert, ChangeEvent
+from alerts.models import Alert, ChangeEvent, Integration, integration_key
 from core.errors import Conflict, DomainError
 from incidents import services as incident_services
-from incidents.models import Incident, Integration, integration_key
+from incidents.models import Incident
 from incidents.states import Status
 from tenancy import audit, rls
 
@@ -367,23 +367,16 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
     their incidents opened together, just before an alert needs one of them."""
     if not alerts:
         return
-    # Locked (after the numbering lock, like every row this transaction touches), so a
-    # person resolving one meanwhile is seen: a later trigger then opens a new incident.
-    open_incidents = {
-        (incident.integration_id, incident.dedup_key): incident
-        for incident in Incident.objects.for_org(organization_id)
-        .open()
-        .select_for_update()
-        .filter(
-            integration_id__in={alert.integration_id for alert in alerts},
-            dedup_key__in={alert.dedup_key for alert in alerts},
-        )
-    }
+    open_incidents = groups.open_incidents(
+        organization_id, {(alert.integration_id, alert.dedup_key) for alert in alerts}
+    )
     waiting: dict[tuple[int, str], list[Alert]] = {}  # key -> its alerts, the opener first
     grouped_tags: dict[Incident, list[str]] = {}  # an open incident -> its new alerts' tags
 
     def open_waiting():
-        for key, incident in _open_incidents(waiting).items():
+        opened = _open_incidents(waiting)
+        groups.groups_open(organization_id=organization_id, opened=opened)
+        for key, incident in opened.items():
             open_incidents[key] = incident
             for alert in waiting[key]:
                 alert.incident = incident
@@ -445,7 +438,6 @@ def _open_incidents(waiting: dict[tuple[int, str], list[Alert]]) -> dict:
                         )
                     ),
                     "dedup_key": alert.dedup_key,
-                    "integration": integration,
                     **incident_fields(service, alert.severity or "warning"),
                 }
                 for alert in batch
@@ -494,18 +486,6 @@ def record_change(integration: Integration, *, summary, source, timestamp, detai
 # --- Integrations: configured by admins in the admin, the API and the shell ---------------
 
 INTEGRATION_FIELDS = ("name", "is_active", "rate_limit_per_minute")
-INGESTION_ROUTES = {
-    Integration.Kind.PAGERDUTY: ("pagerduty-enqueue", False),  # the key goes in routing_key
-    Integration.Kind.ALERTMANAGER: ("alertmanager", True),
-    Integration.Kind.GENERIC: ("generic", True),
-    Integration.Kind.OPSGENIE: ("opsgenie-create", False),  # Authorization: GenieKey <key>
-}
-
-
-def ingestion_path(integration: Integration) -> str:
-    """The path the integration's tool sends its events to."""
-    name, keyed = INGESTION_ROUTES[integration.kind]
-    return reverse(name, kwargs={"key": integration.key} if keyed else None)
 
 
 def _integration_conflict(organization, service, name, exclude=None) -> None:

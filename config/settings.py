@@ -285,7 +285,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "incidents.models.Level",
         "PriorityEnum": "incidents.models.Priority",
         "SeverityEnum": "incidents.models.Severity",
-        "IntegrationKindEnum": "incidents.models.Integration.Kind",
+        "IntegrationKindEnum": "alerts.models.Integration.Kind",
     },
 }
 

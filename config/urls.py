@@ -43,7 +43,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    path("", include("alerts.views")),  # Alert ingestion (PagerDuty, Alertmanager, Opsgenie…)
+    path("", include("alerts.kinds")),  # Alert ingestion (PagerDuty, Alertmanager, Opsgenie…)
     path("", include("tenancy.urls")),
     path("", include("incidents.urls")),
     path("", include("reviews.views")),  # Post-incident reviews

@@ -8,17 +8,9 @@ class IncidentsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from incidents import roles
-        from incidents.models import Integration
-        from tenancy import rls
         from tenancy.models import Organization
 
         roles.grant_incident_permissions()
-        # Alert ingestion finds the integration by the key the event was sent with.
-        rls.add_select_policy(
-            Integration._meta.db_table,
-            "receiving_integration",
-            f"key = NULLIF(current_setting('{rls.INTEGRATION_KEY_SETTING}', true), '')",
-        )
         post_save.connect(
             _organization_defaults, sender=Organization, dispatch_uid="incidents.defaults"
         )

@@ -4,7 +4,6 @@ their immutable timeline. Every row carries its organization."""
 from __future__ import annotations
 
 import posixpath
-import secrets
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -144,54 +143,6 @@ class Service(TenantModel):
         return self.name
 
 
-def integration_key() -> str:
-    """32 hexadecimal characters, the shape of a PagerDuty routing key."""
-    return secrets.token_hex(16)
-
-
-class Integration(TenantModel):
-    """A monitoring tool sending alerts to one service, identified by its secret key.
-
-    The key is the whole credential (it sits in the tool's configuration, like a
-    PagerDuty routing key), so it stays readable to the organization's admins, who need it
-    to configure the tool; it is unique across organizations because it names the
-    organization too."""
-
-    class Kind(models.TextChoices):
-        PAGERDUTY = "pagerduty", "PagerDuty Events API v2"
-        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager / Grafana"
-        OPSGENIE = "opsgenie", "Opsgenie Alert API"
-        GENERIC = "generic", "Generic JSON webhook"
-
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="integrations")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    name = LineField(max_length=100)
-    key = models.CharField(max_length=64, unique=True, default=integration_key, editable=False)
-    is_active = models.BooleanField(
-        default=True, help_text="Events sent with the key of an inactive integration are refused."
-    )
-    rate_limit_per_minute = models.PositiveIntegerField(
-        default=6000,
-        help_text="Requests accepted per minute; more answer 429 so the sender retries later.",
-    )
-    created_at = models.DateTimeField(default=now, editable=False)
-
-    class Meta:
-        ordering = ["service__name", "name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "service", "name"], name="integration_service_name"
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.service.name} – {self.name}"
-
-    @property
-    def masked_key(self) -> str:
-        return f"{self.key[:4]}…{self.key[-4:]}"
-
-
 class PriorityRule(TenantModel):
     """One cell of the organization's impact x urgency -> priority matrix."""
 
@@ -272,14 +223,6 @@ class Incident(TenantModel):
     root_cause = models.TextField(blank=True)
     resolution = models.TextField(blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
-    integration = models.ForeignKey(
-        Integration,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="incidents",
-        help_text="The integration whose alert opened the incident.",
-    )
     dedup_key = models.CharField(max_length=255, blank=True)
     # SLA
     response_due_at = models.DateTimeField(null=True, blank=True)
@@ -314,14 +257,6 @@ class Incident(TenantModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "number"], name="incident_number"),
-            # Alerts group onto the one open incident with their key: concurrent identical
-            # triggers cannot open two.
-            models.UniqueConstraint(
-                fields=["organization", "integration", "dedup_key"],
-                condition=models.Q(status__in=OPEN_STATES, integration__isnull=False)
-                & ~models.Q(dedup_key=""),
-                name="incident_open_dedup_key",
-            ),
         ]
         indexes = [
             models.Index(fields=["organization", "-created_at", "-id"], name="incident_org_recent"),

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, DomainError, Forbidden
 from incidents import attachments as attachment_rules
-from incidents import events, sla_policy
+from incidents import events, signals, sla_policy
 from incidents import priority as priority_defaults
 from incidents.models import (
     Attachment,
@@ -27,7 +27,7 @@ from incidents.models import (
     plausible_time,
 )
 from incidents.roles import WORK_INCIDENTS
-from incidents.states import OPEN_STATES, Status, allowed_targets
+from incidents.states import Status, allowed_targets
 from tenancy import audit, rls
 from tenancy.models import Membership, Role
 from tenancy.roles import role_has_perm, roles_with_perm
@@ -214,10 +214,8 @@ def incident_create(
     error_codes=(),
     tags=(),
     dedup_key: str = "",
-    integration=None,
 ) -> Incident:
-    """Opens an incident. With an ``integration`` and a ``dedup_key`` it is the open
-    incident for that key: a second one raises IntegrityError."""
+    """Opens an incident."""
     _check_member(organization, "reporter", reporter)
     [incident] = incidents_open_many(
         organization=organization,
@@ -239,7 +237,6 @@ def incident_create(
                 "error_codes": error_codes,
                 "tags": tags,
                 "dedup_key": dedup_key,
-                "integration": integration,
             }
         ],
     )
@@ -275,7 +272,6 @@ def incidents_open_many(*, organization, actor, specs: list[dict]) -> list[Incid
             category=spec.get("category"),
             service=service,
             team=spec.get("team"),
-            integration=spec.get("integration"),
         )
         if spec.get("team") is None and service is not None:
             spec["team_id"] = service.team_id
@@ -420,10 +416,8 @@ def _transition(
         fields.append("resolved_at")
     incident.status = status
     incident.updated_at = now
-    if source in OPEN_STATES:
-        incident.save(update_fields=fields)
-    else:
-        _save_reopened(incident, fields)
+    incident.save(update_fields=fields)
+    signals.status_changed.send(sender=Incident, incident=incident, previous=source)
     _entry(
         incident,
         actor,
@@ -436,26 +430,6 @@ def _transition(
         incident, events.STATUS_CHANGED, actor, **{"from": source, "to": status, "note": note}
     )
     return incident
-
-
-def _save_reopened(incident: Incident, fields: list[str]) -> None:
-    """Reopening an alert's incident while a newer one holds its dedup key is a conflict."""
-    try:
-        with transaction.atomic():
-            incident.save(update_fields=fields)
-    except IntegrityError:
-        holder = (
-            Incident.objects.for_org(incident.organization_id)
-            .open()
-            .filter(integration_id=incident.integration_id, dedup_key=incident.dedup_key)
-            .values_list("number", flat=True)
-            .first()
-        )
-        raise Conflict(
-            f"INC-{holder} is open for the same alert (dedup key {incident.dedup_key!r}); "
-            "work on that one instead.",
-            field="status",
-        ) from None
 
 
 def _shown(value):

@@ -12,7 +12,8 @@ import json
 from django import template
 from django.db.models import Count, Window
 
-from alerts.models import Alert
+from alerts.models import Alert, AlertGroup
+from incidents.models import Incident
 
 register = template.Library()
 
@@ -23,7 +24,7 @@ ALERTS_SHOWN = 50
 def incident_alerts(incident, user):
     """``{% incident_alerts incident request.user as panel %}``: the incident's newest
     alerts and how many there are, in one query; None when the user may not read alerts
-    (reporters) or the incident has neither an integration nor alerts."""
+    (reporters) or the incident has no alerts and no alert opened it."""
     if not user.has_perm("alerts.view_alert", incident):
         return None
     alerts = list(
@@ -34,10 +35,19 @@ def incident_alerts(incident, user):
         .annotate(total=Window(Count("pk")))
         .order_by("-received_at", "-id")[:ALERTS_SHOWN]
     )
-    if not alerts and incident.integration_id is None:
+    if not alerts and not _opened_by_an_alert(incident):
         return None
     total = alerts[0].total if alerts else 0
     return {"alerts": alerts, "total": total, "more": total - len(alerts)}
+
+
+def _opened_by_an_alert(incident) -> bool:
+    """Only an incident whose source is an alert can have an alert group: the others cost
+    no query."""
+    return (
+        incident.source == Incident.Source.ALERT
+        and AlertGroup.objects.for_org(incident.organization_id).filter(incident=incident).exists()
+    )
 
 
 @register.filter

@@ -21,8 +21,8 @@ import pagerduty
 import pytest
 from django.core.wsgi import get_wsgi_application
 
+from alerts.models import Integration
 from incidents import services as incident_services
-from incidents.models import Integration
 from tenancy import rls
 from tests.alerts.tls import serve_tls
 

@@ -3,10 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from alerts import formats, services
-from alerts.models import Alert, ChangeEvent
+from alerts import services
+from alerts.kinds import pagerduty
+from alerts.models import Alert, ChangeEvent, Integration
 from incidents import services as incident_services
-from incidents.models import Integration
 from tenancy import rls
 from tenancy.models import AuditEvent, Role
 from tests.conftest import see
@@ -26,7 +26,7 @@ def changelist(model):
 def traffic(integration, dedup_key="disk-full"):
     """A trigger and a change event through the integration; returns (alert, change)."""
     with rls.tenant_context(integration.organization_id):
-        _, event = formats.pagerduty_event(
+        _, event = pagerduty.parse_event(
             {
                 "routing_key": integration.key,
                 "event_action": "trigger",
@@ -40,7 +40,7 @@ def traffic(integration, dedup_key="disk-full"):
             }
         )
         [result] = services.ingest(integration, [event])
-        _, fields = formats.pagerduty_change(
+        _, fields = pagerduty.parse_change(
             {
                 "routing_key": integration.key,
                 "payload": {"summary": f"{integration.name} deploy", "source": "ci"},
@@ -109,7 +109,7 @@ def test_alertmanager_endpoint_carries_the_key(client_for, member, ours, integra
 def test_admin_creates_an_integration(client_for, member, org, ours, theirs):
     admin_user = member(Role.ADMIN)
     client = client_for(admin_user)
-    add = reverse("admin:incidents_integration_add")
+    add = reverse("admin:alerts_integration_add")
     form = client.get(add).content.decode()
     assert "Checkout" in form
     assert "Secret service" not in form  # service choices: the admin's organizations only
@@ -202,7 +202,7 @@ def test_an_integration_gets_a_service_of_its_own_organization(
     client_for, operator, org, ours, theirs
 ):
     client = client_for(operator)
-    add = reverse("admin:incidents_integration_add")
+    add = reverse("admin:alerts_integration_add")
     data = {
         "organization": org.pk,
         "service": theirs["service"].pk,

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from django.core.cache import cache
 
-from alerts.formats import alertmanager_group_key
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Incident, Integration, TimelineEntry
+from alerts.kinds.alertmanager import group_key
+from alerts.models import Alert, ChangeEvent, Integration
+from incidents.models import Incident, TimelineEntry
 from incidents.services import TAGS_MAX
 
 STARTS = "2026-11-28T09:00:00.000Z"
@@ -101,7 +101,7 @@ def test_a_firing_group_of_two_alerts_opens_one_incident(client, alertmanager):
     assert incident.title == "API latency is high"  # commonAnnotations.summary
     assert incident.status == "new"
     assert incident.source == "alert"
-    assert incident.dedup_key == alertmanager_group_key("team-api", {"alertname": "HighLatency"})
+    assert incident.dedup_key == group_key("team-api", {"alertname": "HighLatency"})
     # Every alert's labels, each once (not only the first alert's).
     assert incident.tags == [
         "alertname=HighLatency",

@@ -5,9 +5,11 @@ import json
 import pytest
 from django.urls import reverse
 
-from alerts import formats, services
+from alerts import services
+from alerts.kinds import pagerduty
+from alerts.models import Integration
 from incidents import services as incident_services
-from incidents.models import Incident, Integration
+from incidents.models import Incident
 from tenancy import rls
 from tenancy.models import AuditEvent, Role
 from tests.conftest import see
@@ -285,7 +287,7 @@ def test_kind_cannot_change(api_client_for, member, org, checkout, integration):
 def _trigger(integration, dedup_key, count=1):
     with rls.tenant_context(integration.organization_id):
         for index in range(count):
-            _, event = formats.pagerduty_event(
+            _, event = pagerduty.parse_event(
                 {
                     "routing_key": integration.key,
                     "event_action": "trigger",
@@ -389,7 +391,7 @@ def test_alert_list_query_count_is_constant(
 
 def _change(integration, summary):
     with rls.tenant_context(integration.organization_id):
-        _, fields = formats.pagerduty_change(
+        _, fields = pagerduty.parse_change(
             {
                 "routing_key": integration.key,
                 "payload": {

@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Incident, Integration
+from alerts.models import Alert, ChangeEvent, Integration
+from incidents.models import Incident
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -140,7 +140,7 @@ def test_every_integration_kind_opens_an_incident_as_the_app_role(
     # Read back as the app role too, in the organization's own transaction.
     with in_tenant(org):
         incidents = {
-            i.title: (i.number, i.integration_id, i.status)
+            i.title: (i.number, i.alert_group.integration_id, i.status)
             for i in Incident.objects.for_org(org).order_by("number")
         }
         alerts = Alert.objects.for_org(org).count()

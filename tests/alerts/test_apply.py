@@ -15,7 +15,8 @@ import threading
 import pytest
 from django.db import connections, transaction
 
-from alerts import formats, services, tasks
+from alerts import services, tasks
+from alerts.kinds import pagerduty
 from alerts.models import Alert
 from incidents import services as incident_services
 from incidents.models import Incident
@@ -33,7 +34,7 @@ def trigger(integration, key, summary="CPU high"):
 def store(integration, *bodies):
     with transaction.atomic():
         rls.add_tenant(integration.organization_id)
-        events = [formats.pagerduty_event(body)[1] for body in bodies]
+        events = [pagerduty.parse_event(body)[1] for body in bodies]
         return services.store(integration, events)
 
 

@@ -16,8 +16,8 @@ import pagerduty
 import pytest
 
 from alerts.events import DEFAULT_SEVERITY_MAP
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Incident, Integration, Priority, Severity, TimelineEntry
+from alerts.models import Alert, ChangeEvent, Integration
+from incidents.models import Incident, Priority, Severity, TimelineEntry
 from incidents.priority import DEFAULT_MATRIX
 from incidents.states import Status
 
@@ -25,7 +25,7 @@ Kind = Integration.Kind
 
 
 def _incidents(org):
-    return Incident.objects.for_org(org).order_by("number")
+    return Incident.objects.for_org(org).select_related("alert_group").order_by("number")
 
 
 def _alerts(org):
@@ -61,7 +61,7 @@ class TestPagerDutyClient:
             alerts = list(_alerts(org))
         assert incident.source == Incident.Source.ALERT
         assert incident.service_id == pd.service_id
-        assert incident.integration_id == pd.pk
+        assert incident.alert_group.integration_id == pd.pk
         assert incident.dedup_key == "disk-db-1"
         assert incident.title == "Disk full on db-1"
         assert incident.status == Status.NEW

@@ -6,9 +6,9 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from alerts.models import Alert, ChangeEvent
+from alerts.models import Alert, ChangeEvent, Integration
 from incidents import services as incident_services
-from incidents.models import Incident, Integration, Service
+from incidents.models import Incident, Service
 from incidents.states import Status
 from tenancy.models import AuditEvent
 

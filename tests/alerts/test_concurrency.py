@@ -22,8 +22,8 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from alerts.models import Alert
-from incidents.models import Incident, IncidentSequence, Integration
+from alerts.models import Alert, Integration
+from incidents.models import Incident, IncidentSequence
 from incidents.states import Status
 from tests.servers import REQUEST_TIMEOUT, gunicorn
 
@@ -200,9 +200,9 @@ def test_a_202_survives_a_sigkill_right_after_the_answer(org, integration, in_te
         _wait_for_other_connections_to_close()
 
     with in_tenant(org):
-        incident = Incident.objects.for_org(org).get()
+        incident = Incident.objects.for_org(org).select_related("alert_group").get()
         alert = Alert.objects.for_org(org).get()
     assert incident.dedup_key == "durable-1"
     assert incident.title == "Power loss in rack 7"
-    assert incident.integration_id == pd.pk
+    assert incident.alert_group.integration_id == pd.pk
     assert (alert.incident_id, alert.outcome) == (incident.pk, Alert.Outcome.OPENED)

@@ -11,8 +11,8 @@ from urllib.parse import quote
 import pytest
 from django.core.cache import cache
 
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Incident, Integration, TimelineEntry
+from alerts.models import Alert, ChangeEvent, Integration
+from incidents.models import Incident, TimelineEntry
 
 EMPTY = {"Alert": 0, "ChangeEvent": 0, "Incident": 0, "TimelineEntry": 0}
 
@@ -95,7 +95,7 @@ def test_opsgenie_create_acknowledge_close_by_alias(client, opsgenie):
         "db-lag",
         "new",
     )
-    assert incident.integration_id == opsgenie.pk
+    assert incident.alert_group.integration_id == opsgenie.pk
     assert incident.tags == ["db", "prod"]
     assert (incident.impact, incident.urgency, incident.severity) == (2, 1, "sev2")  # P2: error
     assert "**Description**\n\nreplica-2 is behind" in incident.description

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from django.core.cache import cache
 
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Incident, Integration, TimelineEntry
+from alerts.models import Alert, ChangeEvent, Integration
+from incidents.models import Incident, TimelineEntry
 from tenancy.models import Role
 
 URLS = ("/v2/enqueue", "/integrations/pagerduty/v2/enqueue")
@@ -83,7 +83,7 @@ def test_trigger_repeat_acknowledge_resolve(client, pagerduty, url):
     assert incident.organization_id == pagerduty.organization_id
     assert (incident.number, incident.title, incident.status) == (1, "Disk full on db-1", "new")
     assert (incident.source, incident.dedup_key) == ("alert", "disk-full")
-    assert incident.integration_id == pagerduty.pk
+    assert incident.alert_group.integration_id == pagerduty.pk
     assert incident.service_id == pagerduty.service_id
     assert (incident.impact, incident.urgency, incident.severity, incident.priority) == (
         1,

@@ -14,10 +14,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from alerts.models import Alert, ChangeEvent
+from alerts import groups
+from alerts.models import Alert, ChangeEvent, Integration
 from alerts.templatetags.alerts_portal import incident_alerts
 from incidents import services as incident_services
-from incidents.models import Incident, Integration
+from incidents.models import Incident
 from tenancy import rls
 from tenancy import services as tenancy_services
 from tenancy.models import Role
@@ -401,7 +402,11 @@ def alerted(client, org, database):
         response = client.post(url, json.dumps(body), content_type="application/json")
         assert response.status_code == 202, response.content
     with rls.tenant_context(org.pk):
-        return Incident.objects.for_org(org).get(dedup_key="checkout")
+        return (
+            Incident.objects.for_org(org)
+            .select_related("alert_group__integration")
+            .get(dedup_key="checkout")
+        )
 
 
 @pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.RESPONDER, Role.STAKEHOLDER])
@@ -439,14 +444,16 @@ def test_reporters_never_see_alerts_even_on_their_own_incident(client_for, peopl
     assert "p99 latency over 2 s" in page
 
 
-def test_the_panel_is_shown_only_for_incidents_with_an_integration_or_alerts(
+def test_the_panel_is_shown_only_for_incidents_with_an_alert_group_or_alerts(
     client_for, people, org, database
 ):
     integration = make_integration(org, database, Kind.PAGERDUTY)
     plain = incident_services.incident_create(organization=org, actor=None, title="Manual")
     wired = incident_services.incident_create(
-        organization=org, actor=None, title="Wired", integration=integration, dedup_key="k"
+        organization=org, actor=None, title="Wired", source=Incident.Source.ALERT, dedup_key="k"
     )
+    with rls.tenant_context(org.pk):
+        groups.groups_open(organization_id=org.pk, opened={(integration.pk, "k"): wired})
     client = client_for(people[Role.RESPONDER])
     assert 'id="alerts"' not in text(client.get(incident_url(org, plain)))
     page = text(client.get(incident_url(org, wired)))
@@ -455,7 +462,7 @@ def test_the_panel_is_shown_only_for_incidents_with_an_integration_or_alerts(
 
 
 def test_the_panel_shows_the_newest_50_and_how_many_there_are(client_for, people, org, alerted):
-    integration = alerted.integration
+    integration = alerted.alert_group.integration
     for n in range(53):
         make_alert(org, integration, alerted, summary=f"repeat {n:02d}")
     page = text(client_for(people[Role.RESPONDER]).get(incident_url(org, alerted)))
@@ -469,7 +476,7 @@ def test_the_panel_shows_the_newest_50_and_how_many_there_are(client_for, people
 def test_alert_summaries_and_payloads_are_escaped(client_for, people, org, alerted):
     make_alert(
         org,
-        alerted.integration,
+        alerted.alert_group.integration,
         alerted,
         summary="<script>alert('summary')</script>",
         source="<img src=x onerror=alert(1)>",
@@ -489,7 +496,7 @@ def test_the_alerts_panel_adds_one_query_whatever_the_number_of_alerts(
     client = client_for(people[Role.RESPONDER])
     one = queries(client, incident_url(org, alerted))
     for n in range(30):
-        make_alert(org, alerted.integration, alerted, summary=f"repeat {n}")
+        make_alert(org, alerted.alert_group.integration, alerted, summary=f"repeat {n}")
     assert queries(client, incident_url(org, alerted)) == one
     # The panel's whole cost: one query for those who read alerts, none for reporters.
     with rls.tenant_context(org.pk):

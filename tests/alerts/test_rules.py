@@ -13,8 +13,8 @@ import pytest
 from django.core.cache import cache
 
 from alerts.events import DEFAULT_SEVERITY_MAP
-from alerts.models import Alert, ChangeEvent
-from incidents.models import Incident, Integration, TimelineEntry
+from alerts.models import Alert, ChangeEvent, Integration
+from incidents.models import Incident, TimelineEntry
 from tenancy.models import Role
 from tests.conftest import see
 
@@ -229,8 +229,8 @@ def test_the_override_applies_to_its_own_service_only(client, integration):
             client, item.key, {"summary": "x", "severity": "info", "dedup_key": "k"}
         )
 
-    assert Incident.objects.unscoped().get(integration=overridden).urgency == 1
-    assert Incident.objects.unscoped().get(integration=plain).urgency == 3
+    assert Incident.objects.unscoped().get(alert_group__integration=overridden).urgency == 1
+    assert Incident.objects.unscoped().get(alert_group__integration=plain).urgency == 3
 
 
 # --- Bad input: every endpoint answers a clear 4xx and stores nothing -------------------------
@@ -634,7 +634,10 @@ def test_same_dedup_key_in_another_org_opens_its_own_incident(client, two_tenant
 
     assert response.status_code == 202
     b_incident = Incident.objects.unscoped().exclude(pk=a_incident.pk).get()
-    assert (b_incident.organization_id, b_incident.integration_id) == (other_org.pk, b.pk)
+    assert (b_incident.organization_id, b_incident.alert_group.integration_id) == (
+        other_org.pk,
+        b.pk,
+    )
     assert (b_incident.number, b_incident.dedup_key) == (1, "shared")  # B's own numbering
     assert Incident.objects.unscoped().filter(pk=a_incident.pk).values().get() == a_before
     assert Alert.objects.unscoped().filter(incident=a_incident).count() == 1
@@ -731,7 +734,7 @@ def test_rate_limit_answers_429_in_pagerdutys_shape_and_stores_nothing(client, i
     unaffected = _pd(client, other.key, "trigger", "k3")
 
     assert unaffected.status_code == 202
-    assert Incident.objects.unscoped().get(dedup_key="k3").integration_id == other.pk
+    assert Incident.objects.unscoped().get(dedup_key="k3").alert_group.integration_id == other.pk
     assert _pd(client, limited.key, "resolve", "k0").status_code == 429  # still limited
 
 

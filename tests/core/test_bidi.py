@@ -10,10 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from alerts import services as alert_services
-from alerts.models import Alert
+from alerts.models import Alert, Integration
 from core.text import BIDI_CONTROLS, strip_bidi_controls
 from incidents import services
-from incidents.models import Attachment, Incident, Integration, Service
+from incidents.models import Attachment, Incident, Service
 from tenancy import rls
 from tenancy.models import Role, Team
 

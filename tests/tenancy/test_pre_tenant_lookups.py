@@ -18,8 +18,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from alerts import services as alert_services
+from alerts.models import Integration
 from incidents import services as incident_services
-from incidents.models import Integration
 from tenancy import rls, selectors, services
 from tenancy.backends import roles_of
 from tenancy.models import ApiKey, Membership, Role

@@ -121,9 +121,9 @@ def two_tenants(org, other_org, member, api_key_for):
 
 def _alerts_of(service):
     """An integration with an alert (and its incident) and a change event."""
-    from alerts import formats
     from alerts import services as alert_services
-    from incidents.models import Integration
+    from alerts.kinds import pagerduty
+    from alerts.models import Integration
 
     integration = Integration.objects.create(
         organization_id=service.organization_id, service=service, kind="pagerduty", name="Prom"
@@ -133,8 +133,8 @@ def _alerts_of(service):
     change = {"routing_key": integration.key, "payload": {"summary": "Deploy 42"}}
     with transaction.atomic():
         rls.add_tenant(service.organization_id)
-        alert_services.ingest(integration, [formats.pagerduty_event(event)[1]])
-        alert_services.record_change(integration, **formats.pagerduty_change(change)[1])
+        alert_services.ingest(integration, [pagerduty.parse_event(event)[1]])
+        alert_services.record_change(integration, **pagerduty.parse_change(change)[1])
     return integration
 
 
@@ -234,19 +234,17 @@ def test_own_memberships_are_readable_across_organizations_but_not_writable(
 
 
 def test_an_integration_is_readable_by_its_key_only_and_not_writable(roles, two_tenants):
-    from incidents.models import Integration
+    from alerts.models import Integration
 
     _, other_org = two_tenants
     key = Integration.objects.for_org(other_org).get().key
     with as_role(APP_ROLE):
         rls.set_integration_key(key)
-        assert sql("SELECT organization_id, key FROM incidents_integration") == [
-            (other_org.pk, key)
-        ]
-        assert sql("UPDATE incidents_integration SET is_active = false") == 0
+        assert sql("SELECT organization_id, key FROM alerts_integration") == [(other_org.pk, key)]
+        assert sql("UPDATE alerts_integration SET is_active = false") == 0
         assert sql("SELECT count(*) FROM incidents_service") == [(0,)]  # nothing else
         rls.set_integration_key("not-a-key")
-        assert sql("SELECT count(*) FROM incidents_integration") == [(0,)]
+        assert sql("SELECT count(*) FROM alerts_integration") == [(0,)]
 
 
 def test_an_invitation_is_readable_by_its_link_only_and_not_writable(roles, two_tenants):

@@ -2,10 +2,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_slug
 
-from alerts import services
+from alerts import kinds, services
+from alerts.models import Integration
 from core.errors import DomainError
 from incidents import services as incident_services
-from incidents.models import Integration, Service
+from incidents.models import Service
 from tenancy import rls
 from tenancy.models import Organization
 
@@ -70,9 +71,7 @@ class Command(BaseCommand):
             f"Created {integration.get_kind_display()} integration {integration.name!r} "
             f"(id {integration.pk}) for {organization.slug}/{target.slug}."
         )
-        self.stdout.write(f"Send events to: POST {services.ingestion_path(integration)}")
-        if kind == Integration.Kind.PAGERDUTY:
-            self.stdout.write("  with the key below as routing_key.")
-        elif kind == Integration.Kind.OPSGENIE:
-            self.stdout.write("  with the header Authorization: GenieKey <the key below>.")
+        self.stdout.write(f"Send events to: POST {kinds.ingestion_path(integration)}")
+        if hint := kinds.of(integration).command_hint:
+            self.stdout.write(hint)
         self.stdout.write(integration.key)
