@@ -1,11 +1,10 @@
 """Integrations move here from incidents, and alert groups take over grouping.
 
-Nothing is dropped: the table ``incidents_integration`` is renamed ``alerts_integration``
-(its rows, keys, row-level security and policies go with it, and the foreign keys of
-alerts and change events follow the rename), and every incident an integration's alert
-opened gets its alert group, open while the incident is. ``incidents`` then drops its
-``integration`` column and its unique index on open keys (its migration 0009 runs after
-this one); the groups' index holds the rule from now on.
+Nothing is dropped: the model ``Integration`` changes app without its table changing (it
+is renamed ``alerts_integration`` by 0003, once incidents let go of it), and every
+incident an integration's alert opened gets its alert group, open while the incident is.
+``incidents`` then drops its ``integration`` column and its unique index on open keys (its
+migration 0009 runs after this one); the groups' index holds the rule from now on.
 """
 
 import django.db.models.deletion
@@ -74,12 +73,6 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.RunSQL(
-                    'ALTER TABLE "incidents_integration" RENAME TO "alerts_integration"',
-                    'ALTER TABLE "alerts_integration" RENAME TO "incidents_integration"',
-                )
-            ],
             state_operations=[
                 migrations.CreateModel(
                     name="Integration",
@@ -148,6 +141,7 @@ class Migration(migrations.Migration):
                         ),
                     ],
                     options={
+                        "db_table": "incidents_integration",
                         "ordering": ["service__name", "name"],
                         "constraints": [
                             models.UniqueConstraint(

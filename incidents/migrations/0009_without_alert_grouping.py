@@ -1,8 +1,7 @@
 """The incident no longer names the integration whose alert opened it, nor holds the rule
 that a key has one open incident: alert groups in ``alerts`` do (their migration 0002,
 which runs before this one, copied both). Its ``dedup_key`` stays, a plain field of the
-incident resource. The model state of ``Integration`` leaves this app; its table was
-renamed, not dropped."""
+incident resource. The model ``Integration`` leaves this app's state; its table stays."""
 
 from django.db import migrations
 
