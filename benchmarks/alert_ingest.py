@@ -219,7 +219,7 @@ def setup_django() -> None:
 
 def create_tenant(run: str):
     """A fresh organization, service and two Alertmanager integrations (burst, warm-up)."""
-    from incidents.models import Integration
+    from alerts.models import Integration
     from incidents.services import service_create
     from tenancy import rls
     from tenancy.services import organization_create
@@ -252,7 +252,7 @@ def bench_rows() -> int:
 
 def verify(organization, integration, payloads, samples) -> tuple[list[str], list[float]]:
     """The checks (each "ok …" or "FAILED …") and accept-to-incident per alert, in seconds."""
-    from alerts.formats import alertmanager_group_key
+    from alerts.kinds.alertmanager import group_key
     from alerts.models import Alert
     from incidents.models import Incident, TimelineEntry
     from tenancy import rls
@@ -263,14 +263,16 @@ def verify(organization, integration, payloads, samples) -> tuple[list[str], lis
             .filter(integration=integration)
             .values_list("fingerprint", "dedup_key", "incident_id", "outcome")
         )
-        incidents = list(Incident.objects.for_org(organization.pk).filter(integration=integration))
+        incidents = list(
+            Incident.objects.for_org(organization.pk).filter(alert_group__integration=integration)
+        )
         created_entries = (
             TimelineEntry.objects.for_org(organization.pk)
-            .filter(incident__integration=integration, kind=TimelineEntry.Kind.CREATED)
+            .filter(incident__alert_group__integration=integration, kind=TimelineEntry.Kind.CREATED)
             .count()
         )
     expected_alerts = sum(len(payload["alerts"]) for payload in payloads)
-    keys = [alertmanager_group_key(p["receiver"], p["groupLabels"]) for p in payloads]
+    keys = [group_key(p["receiver"], p["groupLabels"]) for p in payloads]
     per_key = Counter(incident.dedup_key for incident in incidents)
     by_key = {incident.dedup_key: incident for incident in incidents}
     fingerprints = Counter(fingerprint for fingerprint, *_ in alerts)

@@ -1,7 +1,7 @@
 """Alert ingestion under concurrency and crashes, on PostgreSQL.
 
 - Identical triggers sent at the same instant open exactly one incident (the partial
-  unique index ``incident_open_dedup_key``), store every alert, and burn no incident number.
+  unique index ``alert_group_open_key``), store every alert, and burn no incident number.
 - An Alertmanager notification re-sent in parallel stores each of its alerts once (the
   fingerprint constraint).
 - A 202 means the event is stored durably: SIGKILL of the whole server right after the
