@@ -28,8 +28,6 @@ from alerts.events import (
 from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, curl
 from alerts.models import Alert, Integration
 
-# Parsing -----------------------------------------------------------------------------------
-
 
 def _labels(value: Any, name: str, errors: list[str]) -> dict[str, str]:
     if value is None:
@@ -157,9 +155,6 @@ def _group_title(group_labels: dict[str, str], common_labels: dict[str, str]) ->
     return f"{name} ({rest})" if rest else name
 
 
-# Route -------------------------------------------------------------------------------------
-
-
 @csrf_exempt
 @transaction.non_atomic_requests
 def receive(request, key: str):
@@ -175,9 +170,6 @@ urlpatterns = [
     path("integrations/alertmanager/<str:key>/", receive, name="alertmanager"),
     path("integrations/alertmanager/<str:key>", receive),
 ]
-
-
-# Setting the tool up -----------------------------------------------------------------------
 
 
 def example_bodies(integration: Integration) -> dict[str, dict]:

@@ -34,9 +34,6 @@ PRIORITIES = {
 }
 
 
-# Parsing -----------------------------------------------------------------------------------
-
-
 def parse_create(data: Any) -> Event:
     data = json_object(data)
     errors: list[str] = []
@@ -91,9 +88,6 @@ def parse_action(action: str, alias: str, data: Any) -> Event:
         source=source or user,
         payload={"alias": alias, **data},
     )
-
-
-# Answers and routes ------------------------------------------------------------------------
 
 
 def _took(started: float | None = None) -> dict[str, Any]:
@@ -153,9 +147,6 @@ urlpatterns = [
     ),
     path("v2/alerts/<path:identifier>/close", _action("resolve"), name="opsgenie-close"),
 ]
-
-
-# Setting the tool up -----------------------------------------------------------------------
 
 
 def example_bodies(integration: Integration) -> dict[str, dict]:

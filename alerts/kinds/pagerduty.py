@@ -30,9 +30,6 @@ from alerts.models import Integration
 ACTIONS = ("trigger", "acknowledge", "resolve")
 
 
-# Parsing -----------------------------------------------------------------------------------
-
-
 def parse_event(data: Any) -> tuple[str, Event]:
     """(routing key, event) from an Events API v2 body; errors as PagerDuty words them."""
     data = json_object(data)
@@ -126,9 +123,6 @@ def parse_change(data: Any) -> tuple[str, dict[str, Any]]:
     }
 
 
-# Answers and routes ------------------------------------------------------------------------
-
-
 def _refused(refusal: receiving.Refused) -> dict[str, Any]:
     if refusal.reason == "throttled":
         return {"status": "throttle event", "message": refusal.message}
@@ -181,9 +175,6 @@ urlpatterns = [
     path("v2/change/enqueue", change, name="pagerduty-change"),
     path("integrations/pagerduty/v2/change/enqueue", change),
 ]
-
-
-# Setting the tool up -----------------------------------------------------------------------
 
 
 def example_bodies(integration: Integration) -> dict[str, dict]:
