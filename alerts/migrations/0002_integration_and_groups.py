@@ -66,10 +66,10 @@ def incidents_from_groups(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("alerts", "0001_initial"),
-        ("incidents", "0008_integrations"),
+        ("incidents", "0010_move_reviews_out"),
         ("tenancy", "0005_invitation"),
     ]
-    run_before = [("incidents", "0009_without_alert_grouping")]
+    run_before = [("incidents", "0011_without_alert_grouping")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -9,7 +9,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ("alerts", "0002_integration_and_groups"),
-        ("incidents", "0009_without_alert_grouping"),
+        ("incidents", "0011_without_alert_grouping"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0008_integrations"),
+        ("incidents", "0010_move_reviews_out"),
     ]
 
     operations = [
