@@ -23,8 +23,8 @@ from django.http import JsonResponse
 from django_ratelimit.core import is_ratelimited
 
 from alerts import services
-from alerts.events import InvalidEvent, parse_json
 from alerts.models import Integration
+from alerts.parsing import InvalidEvent, parse_json
 
 logger = logging.getLogger(__name__)
 

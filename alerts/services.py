@@ -25,9 +25,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from alerts import groups
-from alerts.events import Event, incident_fields
+from alerts import events, groups
 from alerts.models import Alert, ChangeEvent, Integration, integration_key
+from alerts.parsing import Event, incident_fields
 from core.errors import Conflict, DomainError
 from incidents import services as incident_services
 from incidents.models import Incident
@@ -320,6 +320,8 @@ _APPLY_FIELDS = (
     "tags",
     "occurred_at",
     "note",
+    "source",
+    "received_at",
 )
 
 
@@ -409,6 +411,7 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
     open_waiting()
     incident_services.incidents_add_tags(organization_id=organization_id, tags=grouped_tags)
     Alert.objects.for_org(organization_id).bulk_update(alerts, ["incident", "outcome"])
+    events.publish_received(alerts, lambda alert: IntegrationActor(alert.integration))
 
 
 def _open_incidents(waiting: dict[tuple[int, str], list[Alert]]) -> dict:

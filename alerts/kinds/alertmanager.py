@@ -13,7 +13,9 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from alerts import receiving
-from alerts.events import (
+from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, curl
+from alerts.models import Alert, Integration
+from alerts.parsing import (
     SUMMARY_MAX,
     Event,
     InvalidEvent,
@@ -25,8 +27,6 @@ from alerts.events import (
     parse_timestamp,
     text,
 )
-from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, curl
-from alerts.models import Alert, Integration
 
 
 def _labels(value: Any, name: str, errors: list[str]) -> dict[str, str]:

@@ -11,7 +11,9 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from alerts import receiving
-from alerts.events import (
+from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, curl
+from alerts.models import Integration
+from alerts.parsing import (
     DEDUP_KEY_MAX,
     SEVERITIES,
     SUMMARY_MAX,
@@ -25,8 +27,6 @@ from alerts.events import (
     parse_timestamp,
     text,
 )
-from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, curl
-from alerts.models import Integration
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 

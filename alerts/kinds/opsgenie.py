@@ -13,7 +13,9 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from alerts import receiving
-from alerts.events import (
+from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, curl
+from alerts.models import Alert, Integration
+from alerts.parsing import (
     DEDUP_KEY_MAX,
     Event,
     InvalidEvent,
@@ -22,8 +24,6 @@ from alerts.events import (
     json_object,
     text,
 )
-from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, curl
-from alerts.models import Alert, Integration
 
 PRIORITIES = {
     "P1": "critical",

@@ -270,3 +270,34 @@ def test_odd_values_are_refused_not_a_500(org, integration, client, path, body, 
     assert response.status_code in (400, 422)
     assert response.json()
     assert not Alert.objects.for_org(org).exists()
+
+
+def test_each_alert_that_reaches_an_incident_publishes_alert_received(org, integration):
+    from events.models import Event
+    from tests.conftest import see
+
+    pagerduty = integration()
+    acknowledge = {"routing_key": pagerduty.key, "event_action": "acknowledge", "dedup_key": "a"}
+    orphan = {"routing_key": pagerduty.key, "event_action": "resolve", "dedup_key": "none"}
+    store(pagerduty, trigger(pagerduty, "a"), trigger(pagerduty, "a"), acknowledge, orphan)
+    tasks.apply_pending_organization(org.pk)
+
+    see(org)
+    incident = Incident.objects.for_org(org).get()
+    events = list(
+        Event.objects.for_org(org).filter(stream=f"incident:{incident.pk}").order_by("pk")
+    )
+    assert [(e.type, e.payload.get("alert", {}).get("outcome")) for e in events] == [
+        ("incident.created", None),
+        ("incident.status_changed", None),
+        ("alert.received", "opened"),
+        ("alert.received", "grouped"),
+        ("alert.received", "acknowledged"),
+    ]
+    opened = events[2].payload
+    assert opened["alert"]["dedup_key"] == "a"
+    assert opened["alert"]["integration_id"] == pagerduty.pk
+    assert opened["alert"]["source"] == "web-1"
+    assert opened["actor"]["label"] == f"{pagerduty.name} (PagerDuty Events API v2)"
+    # The resolve for a key with no open incident reached nothing: no event for it.
+    assert Event.objects.for_org(org).filter(type="alert.received").count() == 3

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from alerts.events import DEFAULT_SEVERITY_MAP
 from alerts.models import Alert, ChangeEvent, Integration
+from alerts.parsing import DEFAULT_SEVERITY_MAP
 from incidents.models import Incident, TimelineEntry
 from tenancy.models import Role
 from tests.conftest import see
