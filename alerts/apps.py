@@ -5,9 +5,10 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self):
-        from alerts import groups, roles
+        from alerts import groups, panels, roles
         from alerts.models import Integration
         from incidents import signals
+        from incidents.panels import register_incident_panel
         from tenancy import rls
 
         roles.grant_alert_permissions()
@@ -20,6 +21,7 @@ class AlertsConfig(AppConfig):
         signals.status_changed.connect(
             groups.follow_incident, dispatch_uid="alerts.groups.follow_incident"
         )
+        register_incident_panel("alerts/_incident_alerts.html", panels.incident_alerts, order=60)
 
     def seed_demo(self, *, organization, users, stdout):
         from alerts.demo import seed

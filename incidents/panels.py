@@ -1,43 +1,29 @@
-"""Panels that apps above ``incidents`` add to the incident page.
+"""The incident page's panels (the ``"incident"`` slot of :mod:`core.panels`).
 
 ``incidents`` imports no higher app, so what another app shows on the incident page (a
-post-incident review, …) is registered from that app's ``AppConfig.ready``: a template and
-a function of the request and the incident that returns the template's context, or None
-when this reader has nothing to see there. The page includes each panel's template with
-its context as ``panel``, in the order the panels were registered.
+post-incident review, the alerts behind it, …) is registered from that app's
+``AppConfig.ready`` with :func:`register_incident_panel`: a template and a function of
+the request and the incident that returns the template's context, or None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from django.http import HttpRequest
 
+from core import panels
+from core.panels import Panel
 from incidents.models import Incident
 
-ContextFunction = Callable[[HttpRequest, Incident], dict | None]
+SLOT = "incident"
+
+__all__ = ["Panel", "incident_panels", "register_incident_panel"]
 
 
-@dataclass(frozen=True)
-class Panel:
-    template_name: str
-    context: dict
-
-
-_registered: dict[str, ContextFunction] = {}
-
-
-def register_incident_panel(template_name: str, context_function: ContextFunction) -> None:
-    """Adds a panel to the incident page; registering the same template again replaces it."""
-    _registered[template_name] = context_function
+def register_incident_panel(template_name: str, context_function, *, order: int = 50) -> None:
+    """Adds a panel to the incident page, below its details, lower ``order`` first."""
+    panels.register(SLOT, template_name, context_function, order=order)
 
 
 def incident_panels(request: HttpRequest, incident: Incident) -> list[Panel]:
     """The panels this request shows for the incident."""
-    panels = []
-    for template_name, context_function in _registered.items():
-        context = context_function(request, incident)
-        if context is not None:
-            panels.append(Panel(template_name, context))
-    return panels
+    return panels.collect(SLOT, request, incident)

@@ -10,7 +10,7 @@ class ReviewsConfig(AppConfig):
         from reviews import roles, views
 
         roles.grant_review_permissions()
-        register_incident_panel("reviews/_incident_panel.html", views.incident_panel)
+        register_incident_panel("reviews/_incident_panel.html", views.incident_panel, order=40)
 
     def seed_demo(self, *, organization, users, stdout):
         from reviews.demo import seed

@@ -8,6 +8,7 @@ import html
 import json
 import re
 import shlex
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -16,7 +17,7 @@ from django.urls import reverse
 
 from alerts import groups
 from alerts.models import Alert, ChangeEvent, Integration
-from alerts.templatetags.alerts_portal import incident_alerts
+from alerts.panels import incident_alerts
 from incidents import services as incident_services
 from incidents.models import Incident
 from tenancy import rls
@@ -505,7 +506,7 @@ def test_the_alerts_panel_adds_one_query_whatever_the_number_of_alerts(
             user = people[role]
             user.has_perm("alerts.view_alert", incident)  # the roles, cached per request
             with CaptureQueriesContext(connection) as captured:
-                panel = incident_alerts(incident, user)
+                panel = incident_alerts(SimpleNamespace(user=user), incident)
             assert len(captured) == expected, role
             assert (panel is None) == (role == Role.REPORTER)
         assert panel is None
