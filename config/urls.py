@@ -44,7 +44,7 @@ urlpatterns = [
     # The split view serves its start-up script as a file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("alerts.kinds")),  # Alert ingestion (PagerDuty, Alertmanager, Opsgenie…)
-    path("", include("tenancy.urls")),
+    path("", include("portal.urls")),
     path("", include("incidents.urls")),
     path("", include("reviews.views")),  # Post-incident reviews
     path("", include("alerts.portal")),  # Services pages: health, changes, integrations

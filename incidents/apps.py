@@ -7,10 +7,12 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_save
 
-        from incidents import roles
+        from core import panels as slots
+        from incidents import panels, roles
         from tenancy.models import Organization
 
         roles.grant_incident_permissions()
+        slots.register("home", "incidents/_home_card.html", panels.home_card, order=10)
         post_save.connect(
             _organization_defaults, sender=Organization, dispatch_uid="incidents.defaults"
         )

@@ -13,10 +13,12 @@ from django.http import HttpRequest
 from core import panels
 from core.panels import Panel
 from incidents.models import Incident
+from incidents.selectors import incidents_visible
+from tenancy.models import Role
 
 SLOT = "incident"
 
-__all__ = ["Panel", "incident_panels", "register_incident_panel"]
+__all__ = ["Panel", "home_card", "incident_panels", "register_incident_panel"]
 
 
 def register_incident_panel(template_name: str, context_function, *, order: int = 50) -> None:
@@ -27,3 +29,16 @@ def register_incident_panel(template_name: str, context_function, *, order: int 
 def incident_panels(request: HttpRequest, incident: Incident) -> list[Panel]:
     """The panels this request shows for the incident."""
     return panels.collect(SLOT, request, incident)
+
+
+def home_card(request) -> dict:
+    """The home page's incidents card: open incidents (for roles that see them all) and
+    the reader's own open reports."""
+    organization, user, role = request.organization, request.user, request.role
+    open_incidents = incidents_visible(organization=organization, user=user, role=role).open()
+    return {
+        "sees_all": role != Role.REPORTER,
+        "open_count": open_incidents.count() if role != Role.REPORTER else None,
+        "mine_open_count": open_incidents.filter(reporter_id=user.pk).count(),
+        "can_report": user.has_perm("incidents.add_incident", organization),
+    }

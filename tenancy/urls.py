@@ -2,12 +2,8 @@ from django.urls import path
 
 from tenancy import views
 
-app_name = "portal"
-
 urlpatterns = [
-    path("", views.index, name="index"),
     path("account/two-factor/", views.account_two_factor, name="two-factor"),
-    path("o/<slug:org>/", views.org_home, name="home"),
     path("o/<slug:org>/teams/", views.team_list, name="team-list"),
     path("o/<slug:org>/teams/<slug:team>/", views.team_detail, name="team-detail"),
     path("o/<slug:org>/members/", views.member_list, name="member-list"),

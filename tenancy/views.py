@@ -22,44 +22,7 @@ from core.errors import DomainError
 from tenancy import audit, selectors, services, two_factor
 from tenancy.access import org_member_required
 from tenancy.forms import InvitationForm, NewAccountForm, PasswordResetForm, TokenForm
-from tenancy.models import Invitation, Organization, Role, Team
-
-
-@login_required
-def index(request):
-    """Straight to the only organization, or a picker when there are several.
-
-    A superuser who is a member nowhere is told where to start instead: the admin, any
-    organization's portal, and the two-factor step the stricter organizations ask for.
-    """
-    memberships = selectors.memberships_of(user=request.user)
-    if len(memberships) == 1:
-        return redirect("portal:home", org=memberships[0].organization.slug)
-    context = {"memberships": memberships}
-    if not memberships and request.user.is_superuser:
-        organizations = list(Organization.objects.active().order_by("name"))
-        context.update(
-            organizations=organizations,
-            two_factor_needed=any(o.require_two_factor for o in organizations)
-            and not two_factor.is_satisfied(request.user),
-            has_device=two_factor.confirmed_device(request.user) is not None,
-        )
-    return render(request, "portal/index.html", context)
-
-
-@org_member_required
-def org_home(request):
-    organization = request.organization
-    can_list_members = request.user.has_perm("tenancy.view_membership", organization)
-    context = {
-        "my_teams": selectors.user_teams(organization=organization, user=request.user),
-        "team_count": selectors.team_list(organization=organization).count(),
-        "member_count": selectors.member_list(organization=organization).count()
-        if can_list_members
-        else None,
-        "can_administer": request.user.has_perm("tenancy.change_team", organization),
-    }
-    return render(request, "portal/home.html", context)
+from tenancy.models import Invitation, Role, Team
 
 
 @org_member_required

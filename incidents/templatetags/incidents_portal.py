@@ -6,8 +6,6 @@ from django import template
 
 from incidents import timeline
 from incidents.models import TimelineEntry
-from incidents.selectors import incidents_visible
-from tenancy.models import Role
 
 register = template.Library()
 
@@ -32,18 +30,3 @@ def entry_summary(entry: TimelineEntry) -> str:
 @register.filter
 def entry_actor(entry: TimelineEntry) -> str:
     return timeline.actor_name(entry)
-
-
-@register.inclusion_tag("incidents/_home_card.html", takes_context=True)
-def incident_card(context):
-    """Open incidents (for roles that see them all) and the user's own open reports."""
-    request = context["request"]
-    organization, user, role = request.organization, request.user, request.role
-    open_incidents = incidents_visible(organization=organization, user=user, role=role).open()
-    return {
-        "current_organization": organization,
-        "sees_all": role != Role.REPORTER,
-        "open_count": open_incidents.count() if role != Role.REPORTER else None,
-        "mine_open_count": open_incidents.filter(reporter_id=user.pk).count(),
-        "can_report": user.has_perm("incidents.add_incident", organization),
-    }
