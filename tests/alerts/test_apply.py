@@ -18,6 +18,7 @@ from django.db import connections, transaction
 from alerts import services, tasks
 from alerts.kinds import pagerduty
 from alerts.models import Alert
+from alerts.services import applying
 from incidents import services as incident_services
 from incidents.models import Incident
 from tenancy import rls
@@ -148,7 +149,7 @@ def test_a_request_that_cannot_get_the_lock_answers_202_with_its_alert_stored(
     """While another transaction holds the organization's lock (a long batch), a request
     waits at most APPLY_WAIT, answers 202 and leaves its alert pending; once the lock is
     free the sweep applies it."""
-    monkeypatch.setattr(services, "APPLY_WAIT", 0.3)
+    monkeypatch.setattr(applying, "APPLY_WAIT", 0.3)
     pagerduty = integration()
     holding, release = threading.Event(), threading.Event()
 
