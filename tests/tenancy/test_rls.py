@@ -67,6 +67,7 @@ def as_role(name):
 @pytest.fixture
 def two_tenants(org, other_org, member, api_key_for):
     """A row in every tenant table of each organization."""
+    from events.models import Delivery, Event
     from incidents import saved_views
     from incidents import services as incident_services
     from incidents.models import Attachment, IdempotencyKey
@@ -116,6 +117,9 @@ def two_tenants(org, other_org, member, api_key_for):
             organization=organization, actor=None, email=f"new@{organization.slug}.example"
         )
         _alerts_of(service)
+        # Events: the incident's changes published some; a subscriber ran for the first.
+        event = Event.objects.for_org(organization).order_by("pk").first()
+        Delivery.objects.create(organization=organization, event=event, subscriber="rls")
     return org, other_org
 
 
