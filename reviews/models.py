@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.timezone import now
 
 from core.text import LineField
-from incidents.models import Incident, _person
+from incidents.models import Incident, person_field
 from tenancy.models import TenantModel
 
 
@@ -29,8 +29,8 @@ class PostIncidentReview(TenantModel):
     timeline_summary = models.TextField(
         blank=True, help_text="Pre-filled from the incident's timeline (UTC)."
     )
-    owner = _person()
-    created_by = _person(editable=False)
+    owner = person_field()
+    created_by = person_field(editable=False)
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(default=now)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -60,7 +60,7 @@ class ActionItem(TenantModel):
         PostIncidentReview, on_delete=models.CASCADE, related_name="action_items"
     )
     title = LineField(max_length=200)
-    owner = _person()
+    owner = person_field()
     due_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
     external_url = models.URLField(blank=True, help_text="E.g. the Jira issue tracking it.")
