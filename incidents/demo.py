@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from incidents import saved_views, services
+from incidents import services
 from incidents.models import Category, Incident, Service
 from incidents.states import Status
 from tenancy.models import Team
@@ -186,6 +186,4 @@ def _seed_saved_views(*, organization, users) -> None:
         if slug != organization.slug or owner is None:
             continue
         for name, query in views:
-            saved_views.saved_view_save(
-                organization=organization, owner=owner, name=name, query=query
-            )
+            services.saved_view_save(organization=organization, owner=owner, name=name, query=query)

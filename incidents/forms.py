@@ -6,15 +6,13 @@ by the view and handed in, so rendering a form costs no query per select box.
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 
+from core.errors import DomainError
 from core.text import LineFormField
-from incidents.attachment_views import files_field
-from incidents.models import Level, Priority, Severity
-from incidents.selectors import incident_search
-from incidents.states import OPEN_STATES, Status
+from incidents.attachments import check_upload
+from incidents.models import Level, Severity
+from incidents.states import Status
 
 AFFECTED_CHOICES = [
     (Level.LOW, "Just me"),
@@ -45,6 +43,49 @@ def _by_pk(objects) -> dict[str, object]:
     return {str(obj.pk): obj for obj in objects}
 
 
+MAX_FILES = 10
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked like an API upload."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        files = [super(MultipleFileField, self).clean(f, initial) for f in files if f]
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        if len(files) > MAX_FILES:
+            raise forms.ValidationError(f"At most {MAX_FILES} files at a time.")
+        errors = []
+        for upload in files:
+            try:
+                check_upload(upload)
+            except DomainError as exc:
+                errors.append(forms.ValidationError(f"{upload.name}: {exc.message}"))
+        if errors:
+            raise forms.ValidationError(errors)
+        return files
+
+
+def files_field(**kwargs) -> MultipleFileField:
+    return MultipleFileField(
+        help_text="Optional: screenshots, logs, PDF, CSV, JSON or ZIP, up to 10 MB each.",
+        **kwargs,
+    )
+
+
+class AttachmentForm(PortalForm):
+    files = files_field(label="Files")
+
+
 class ReportForm(PortalForm):
     """What a person who is not an incident manager can tell us, in their words."""
 
@@ -70,7 +111,7 @@ class ReportForm(PortalForm):
     urgency = forms.TypedChoiceField(
         label="How urgent is it?", choices=URGENCY_CHOICES, coerce=int, widget=forms.RadioSelect
     )
-    files = files_field(label="Attach files", required=False)  # Attachments
+    files = files_field(label="Attach files", required=False)
 
     def __init__(self, *args, services, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,117 +122,6 @@ class ReportForm(PortalForm):
 
     def clean_service(self):
         return self._services.get(self.cleaned_data["service"])
-
-
-class QueueFilterForm(PortalForm):
-    """The queue's filters, read from the query string; values that do not validate are
-    ignored. Services, teams and members only feed the select boxes: an identifier from
-    elsewhere simply matches nothing, so the change feed can validate without them."""
-
-    status = forms.MultipleChoiceField(
-        choices=Status.choices, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    priority = forms.TypedMultipleChoiceField(
-        choices=Priority.choices, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
-    service = forms.CharField(required=False, widget=forms.Select)
-    team = forms.CharField(required=False, widget=forms.Select)
-    assignee = forms.CharField(required=False, widget=forms.Select)
-    q = forms.CharField(
-        label="Search",
-        required=False,
-        max_length=100,
-        widget=forms.SearchInput(attrs={"placeholder": "Title, details or INC-number"}),
-    )
-    mine = forms.BooleanField(label="Reported by me", required=False)
-
-    def __init__(self, *args, user, services=(), teams=(), members=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.fields["service"].widget.choices = [("", "Any service")] + [
-            (str(s.pk), s.name) for s in services
-        ]
-        self.fields["team"].widget.choices = [("", "Any team")] + [
-            (str(t.pk), t.name) for t in teams
-        ]
-        self.fields["assignee"].widget.choices = [
-            ("", "Anyone"),
-            ("me", "Me"),
-            ("unassigned", "Unassigned"),
-        ] + [(str(u.pk), person_label(u)) for u in members]
-
-    def clean_service(self):
-        return _identifier(self.cleaned_data["service"])
-
-    def clean_team(self):
-        return _identifier(self.cleaned_data["team"])
-
-    def clean_assignee(self):
-        value = self.cleaned_data["assignee"]
-        return value if value in ("me", "unassigned") else _identifier(value)
-
-    def apply(self, incidents):
-        """Narrows ``incidents`` by every filter that validated."""
-        self.is_valid()
-        data = self.cleaned_data
-        if data.get("status"):
-            incidents = incidents.filter(status__in=data["status"])
-        if data.get("priority"):
-            incidents = incidents.filter(priority__in=data["priority"])
-        if data.get("severity"):
-            incidents = incidents.filter(severity=data["severity"])
-        if data.get("service"):
-            incidents = incidents.filter(service_id=data["service"])
-        if data.get("team"):
-            incidents = incidents.filter(team_id=data["team"])
-        assignee = data.get("assignee")
-        if assignee == "me":
-            incidents = incidents.filter(assignee_id=self.user.pk)
-        elif assignee == "unassigned":
-            incidents = incidents.filter(assignee__isnull=True)
-        elif assignee:
-            incidents = incidents.filter(assignee_id=assignee)
-        if data.get("mine"):
-            incidents = incidents.filter(reporter_id=self.user.pk)
-        if data.get("q"):
-            incidents = incident_search(incidents, data["q"])
-        return incidents
-
-    def query_items(self) -> list[tuple[str, str]]:
-        """The filters that validated, as query-string pairs (for links and the feed)."""
-        self.is_valid()
-        items = []
-        for name in self.fields:
-            value = self.cleaned_data.get(name)
-            if value in (None, "", [], False):
-                continue
-            if value is True:
-                value = "1"
-            for item in value if isinstance(value, list) else [value]:
-                items.append((name, str(item)))
-        return items
-
-
-def _identifier(value: str) -> int | None:
-    if not value:
-        return None
-    if not re.fullmatch(r"[0-9]{1,18}", value):
-        raise forms.ValidationError("Not a valid choice.")
-    return int(value)
-
-
-OPEN = [str(s) for s in OPEN_STATES]
-
-# Built-in saved views: a name and the query string it stands for.
-SAVED_VIEWS = [
-    ("Open", [("status", s) for s in OPEN]),
-    ("Assigned to me", [("status", s) for s in OPEN] + [("assignee", "me")]),
-    ("Unassigned", [("status", s) for s in OPEN] + [("assignee", "unassigned")]),
-    ("P1–P2", [("status", s) for s in OPEN] + [("priority", "1"), ("priority", "2")]),
-    ("Resolved awaiting closure", [("status", Status.RESOLVED.value)]),
-    ("All", []),
-]
 
 
 class TransitionForm(PortalForm):
@@ -293,8 +223,6 @@ class AssignmentForm(PortalForm):
 def _pk(value) -> str:
     return "" if value is None else str(value)
 
-
-# --- Closure: the reporter confirms or reopens ---------------------------------------------
 
 SCORE_CHOICES = [(n, str(n)) for n in range(1, 6)]
 

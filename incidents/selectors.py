@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from incidents.models import Incident, TimelineEntry
-from incidents.roles import WORK_INCIDENTS
+from incidents import rules
+from incidents.models import Attachment, Incident, SavedView, TimelineEntry
 from tenancy.models import Membership, Role
-from tenancy.roles import roles_with_perm
 
 
 def incidents_visible(*, organization, user, role: str):
@@ -22,19 +21,11 @@ def incidents_visible(*, organization, user, role: str):
     return incidents
 
 
-def satisfaction_visible(*, user, incident) -> bool:
-    """The reporter's satisfaction score and comment: responders and up read them, and the
-    reporter their own; stakeholders do not."""
-    if user.has_perm("incidents.change_incident", incident):
-        return True
-    return getattr(user, "pk", None) is not None and user.pk == incident.reporter_id
-
-
 def incident_workers(*, organization) -> list:
     """The members who may be an incident's assignee, commander or comms lead, by username."""
     memberships = (
         Membership.objects.for_org(organization)
-        .filter(role__in=roles_with_perm(WORK_INCIDENTS))
+        .filter(role__in=rules.working_roles())
         .select_related("user")
         .order_by("user__username")
     )
@@ -58,3 +49,28 @@ def timeline_visible(*, organization, incident, role: str):
     if role in (Role.REPORTER, Role.STAKEHOLDER):
         entries = entries.filter(is_public=True)
     return entries.select_related("actor").order_by("created_at", "id")
+
+
+def member_users(*, organization) -> list:
+    """Every member's user, by username (the portal's pickers of people)."""
+    return [
+        membership.user
+        for membership in Membership.objects.for_org(organization)
+        .select_related("user")
+        .order_by("user__username")
+    ]
+
+
+def attachments_of(*, organization, incident) -> list[Attachment]:
+    """The incident's attachments, oldest first, with who uploaded them (one query)."""
+    return list(
+        Attachment.objects.for_org(organization)
+        .filter(incident=incident)
+        .select_related("uploaded_by")
+        .order_by("created_at", "id")
+    )
+
+
+def saved_views_of(*, organization, user):
+    """The user's own saved queue views in the organization, by name (one query)."""
+    return SavedView.objects.for_org(organization).filter(owner=user).order_by("name")

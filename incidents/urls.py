@@ -2,36 +2,43 @@
 
 from django.urls import path
 
-from incidents import attachment_views, views
+from incidents.views import attachments, closure, incident, queue, saved_views
 
 app_name = "incidents"
 
 urlpatterns = [
-    path("o/<slug:org>/incidents/", views.queue, name="queue"),
-    path("o/<slug:org>/incidents/views/", views.saved_view_save, name="saved-view-save"),
+    path("o/<slug:org>/incidents/", queue.queue, name="queue"),
+    path("o/<slug:org>/incidents/views/", saved_views.saved_view_save, name="saved-view-save"),
     path(
         "o/<slug:org>/incidents/views/<int:view>/delete/",
-        views.saved_view_delete,
+        saved_views.saved_view_delete,
         name="saved-view-delete",
     ),
-    path("o/<slug:org>/incidents/new/", views.report, name="new"),
-    path("o/<slug:org>/incidents/mine/", views.mine, name="mine"),
-    path("o/<slug:org>/incidents/changes/", views.queue_changes, name="changes"),
-    path("o/<slug:org>/incidents/<int:number>/", views.detail, name="detail"),
+    path("o/<slug:org>/incidents/new/", incident.report, name="new"),
+    path("o/<slug:org>/incidents/mine/", queue.mine, name="mine"),
+    path("o/<slug:org>/incidents/changes/", queue.queue_changes, name="changes"),
+    path("o/<slug:org>/incidents/<int:number>/", incident.detail, name="detail"),
     path(
         "o/<slug:org>/incidents/<int:number>/confirm/<str:token>/",
-        views.closure_confirm,
+        closure.closure_confirm,
         name="confirm",
     ),
     path(
         "o/<slug:org>/incidents/<int:number>/timeline/",
-        views.timeline_fragment,
+        incident.timeline_fragment,
         name="timeline",
     ),
     path(
         "o/<slug:org>/incidents/<int:number>/changes/",
-        views.incident_changes,
+        incident.incident_changes,
         name="incident-changes",
     ),
-    *attachment_views.urlpatterns,  # Attachments
+    path(
+        "o/<slug:org>/incidents/<int:number>/attachments/", attachments.upload, name="attachments"
+    ),
+    path(
+        "o/<slug:org>/incidents/<int:number>/attachments/<int:attachment_id>/",
+        attachments.attachment,
+        name="attachment",
+    ),
 ]

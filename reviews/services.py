@@ -12,7 +12,12 @@ from django.utils import timezone
 from core.errors import Conflict, DomainError
 from incidents import timeline
 from incidents.models import Incident, TimelineEntry
-from incidents.services import _check_member, _check_same_organization, _entry, _locked
+from incidents.services import (
+    check_member,
+    check_same_organization,
+    lock_incident,
+    timeline_entry_add,
+)
 from incidents.states import Status
 from reviews import events
 from reviews.models import ActionItem, PostIncidentReview
@@ -98,8 +103,8 @@ def _review_prefill(organization, incident: Incident) -> dict[str, str]:
 @rls.in_tenant
 def review_create(*, organization, actor, incident: Incident) -> PostIncidentReview:
     """Starts the review of a resolved or closed incident, pre-filled from it."""
-    _check_same_organization(organization, incident=incident)
-    incident = _locked(organization, incident)
+    check_same_organization(organization, incident=incident)
+    incident = lock_incident(organization, incident)
     if incident.status not in REVIEWABLE:
         raise Conflict(
             f"{incident.reference} is {incident.get_status_display().lower()}: only resolved "
@@ -148,8 +153,8 @@ def review_update(*, organization, actor, review: PostIncidentReview, **changes)
     unknown = set(changes) - set(REVIEW_FIELDS)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
-    _check_same_organization(organization, review=review)
-    _check_member(organization, "owner", changes.get("owner"))
+    check_same_organization(organization, review=review)
+    check_member(organization, "owner", changes.get("owner"))
     review = _locked_review(organization, review.pk)
     changed = {field: value for field, value in changes.items() if getattr(review, field) != value}
     if not changed:
@@ -165,7 +170,7 @@ def review_update(*, organization, actor, review: PostIncidentReview, **changes)
 
 @rls.in_tenant
 def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIncidentReview:
-    _check_same_organization(organization, review=review)
+    check_same_organization(organization, review=review)
     review = _locked_review(organization, review.pk)
     if review.status == PostIncidentReview.State.PUBLISHED:
         raise Conflict("The review is published already.", field="status", code="published")
@@ -173,7 +178,7 @@ def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIn
     review.status = PostIncidentReview.State.PUBLISHED
     review.published_at = review.updated_at = timezone.now()
     review.save(update_fields=["status", "published_at", "updated_at"])
-    _entry(
+    timeline_entry_add(
         review.incident,
         actor,
         TimelineEntry.Kind.REVIEW_PUBLISHED,
@@ -196,7 +201,7 @@ def _check_action_item(organization, fields: dict) -> None:
         raise DomainError("Give the action item a title.", field="title")
     if "status" in fields and fields["status"] not in ActionItem.State.values:
         raise DomainError("Unknown status.", field="status")
-    _check_member(organization, "owner", fields.get("owner"))
+    check_member(organization, "owner", fields.get("owner"))
 
 
 @rls.in_tenant
@@ -211,7 +216,7 @@ def action_item_create(
     status: str = ActionItem.State.OPEN,
     external_url: str = "",
 ) -> ActionItem:
-    _check_same_organization(organization, review=review)
+    check_same_organization(organization, review=review)
     _check_action_item(organization, {"title": title, "status": status, "owner": owner})
     _check_not_published(
         _locked_review(organization, review.pk),
@@ -244,7 +249,7 @@ def action_item_update(*, organization, actor, item: ActionItem, **changes) -> A
     unknown = set(changes) - set(ACTION_ITEM_FIELDS)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
-    _check_same_organization(organization, item=item)
+    check_same_organization(organization, item=item)
     _check_action_item(organization, changes)
     if "title" in changes:
         changes["title"] = changes["title"].strip()
@@ -266,7 +271,7 @@ def action_item_update(*, organization, actor, item: ActionItem, **changes) -> A
 
 @rls.in_tenant
 def action_item_delete(*, organization, actor, item: ActionItem) -> None:
-    _check_same_organization(organization, item=item)
+    check_same_organization(organization, item=item)
     _check_not_published(
         _locked_review(organization, item.review_id),
         "The review is published: its action items stay on it. Set an item's status to "

@@ -16,7 +16,9 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
-from incidents.views import _incident_or_404, _members, _page, _parse_cursor, _query
+from incidents.selectors import member_users
+from incidents.views.common import incident_or_404
+from incidents.views.paging import page, parse_cursor, query_string
 from reviews import services
 from reviews.forms import ActionItemForm, ReviewForm
 from reviews.models import ActionItem, PostIncidentReview
@@ -80,7 +82,7 @@ def review_list(request):
     else:
         status = ""
     before = request.GET.get("before", "")
-    rows, older = _page(reviews, before)
+    rows, older = page(reviews, before)
     current = [("status", status)] if status else []
     return render(
         request,
@@ -89,8 +91,8 @@ def review_list(request):
             "reviews": rows,
             "status": status,
             "statuses": PostIncidentReview.State.choices,
-            "older_url": _query([*current, ("before", older)]) if older else None,
-            "newest_url": _query(current) if _parse_cursor(before) else None,
+            "older_url": query_string([*current, ("before", older)]) if older else None,
+            "newest_url": query_string(current) if parse_cursor(before) else None,
         },
     )
 
@@ -100,7 +102,7 @@ def review_list(request):
 def review_start(request, number: int):
     """From a resolved or closed incident's page; opens the review if it exists already."""
     _require_view(request)
-    incident = _incident_or_404(request, number)
+    incident = incident_or_404(request, number)
     if not request.user.has_perm("reviews.add_postincidentreview", incident):
         raise PermissionDenied
     existing = _reviews(request).filter(incident=incident).first()
@@ -141,7 +143,7 @@ def _published(review) -> bool:
 def _render(request, review, *, bound=None, error: str = "", status: int = 200):
     """A published review reads as published; responders still track its action items."""
     bound = bound or {}
-    members = _members(request.organization)
+    members = member_users(organization=request.organization)
     can_change = request.user.has_perm(CHANGE, review)
     published = _published(review)
     items = _items(review)
@@ -176,7 +178,9 @@ def _done(review, message: str, request, anchor: str = ""):
 
 
 def _save(request, review):
-    form = ReviewForm(request.POST, review=review, members=_members(request.organization))
+    form = ReviewForm(
+        request.POST, review=review, members=member_users(organization=request.organization)
+    )
     if not form.is_valid():
         return _render(
             request, review, bound={"review": form}, error="Please check the form.", status=400
@@ -215,7 +219,7 @@ def _item_or_404(request, review) -> ActionItem:
 
 
 def _add_item(request, review):
-    form = ActionItemForm(request.POST, members=_members(request.organization))
+    form = ActionItemForm(request.POST, members=member_users(organization=request.organization))
     if not form.is_valid():
         return _render(
             request,
@@ -239,7 +243,7 @@ def _update_item(request, review):
     item = _item_or_404(request, review)
     form = ActionItemForm(
         request.POST,
-        members=_members(request.organization),
+        members=member_users(organization=request.organization),
         item=item,
         tracking_only=_published(review),
     )

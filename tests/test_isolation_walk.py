@@ -13,8 +13,8 @@ from django.db.models import F, ForeignKey, Q
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from alerts import services as alert_services
-from incidents import saved_views
 from incidents import services as incident_services
+from incidents.services import saved_views
 from reviews import services as review_services
 from tenancy import rls, services
 from tenancy.models import AuditEvent, Organization, Role, TenantModel

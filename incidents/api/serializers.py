@@ -22,7 +22,7 @@ from incidents.models import (
     TimelineEntry,
     validate_alert_severity_map,
 )
-from incidents.selectors import satisfaction_visible
+from incidents.rules import satisfaction_visible
 from incidents.services import UPDATABLE
 from incidents.states import Status, allowed_targets
 from tenancy.models import Team
@@ -63,7 +63,8 @@ class OrganizationSlugField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-def _slug_field(model, **kwargs) -> OrganizationSlugField:
+def slug_field(model, **kwargs) -> OrganizationSlugField:
+    """An optional slug of one of the organization's ``model`` rows."""
     return OrganizationSlugField(
         slug_field="slug",
         queryset=model.objects.none(),
@@ -73,7 +74,8 @@ def _slug_field(model, **kwargs) -> OrganizationSlugField:
     )
 
 
-def _user_field(**kwargs) -> OrganizationSlugField:
+def user_field(**kwargs) -> OrganizationSlugField:
+    """An optional username of one of the organization's members."""
     return OrganizationSlugField(
         slug_field="username",
         queryset=User.objects.none(),
@@ -99,7 +101,8 @@ class JSONField(serializers.JSONField):
         return value
 
 
-def _labels(help_text: str) -> serializers.ListField:
+def labels_field(help_text: str) -> serializers.ListField:
+    """A bounded list of short labels (error codes, tags)."""
     return serializers.ListField(
         child=serializers.CharField(max_length=LABEL_MAX_LENGTH),
         max_length=LABELS_MAX,
@@ -108,7 +111,8 @@ def _labels(help_text: str) -> serializers.ListField:
     )
 
 
-def _text(**kwargs) -> serializers.CharField:
+def text_field(**kwargs) -> serializers.CharField:
+    """An optional long text (Markdown where the help text says so)."""
     return serializers.CharField(
         max_length=TEXT_MAX_LENGTH, allow_blank=True, required=False, **kwargs
     )
@@ -236,7 +240,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     def _sees_satisfaction(self, obj) -> bool:
         request = self.context.get("request")
         user = getattr(request, "user", None)
-        return user is not None and satisfaction_visible(user=user, incident=obj)
+        return user is not None and satisfaction_visible(user, obj)
 
     @extend_schema_field(SatisfactionSerializer(allow_null=True))
     def get_satisfaction(self, obj) -> dict | None:
@@ -256,12 +260,12 @@ class IncidentSerializer(serializers.ModelSerializer):
 class IncidentWriteSerializer(serializers.ModelSerializer):
     """Fields a client may set; querysets narrowed to the organization."""
 
-    description = _text(help_text="Markdown.")
-    category = _slug_field(Category, help_text="Category slug (active categories only).")
-    service = _slug_field(Service, help_text="Service slug.")
-    team = _slug_field(Team, help_text="Team slug; defaults to the service's team.")
-    error_codes = _labels("Error codes.")
-    tags = _labels("Tags.")
+    description = text_field(help_text="Markdown.")
+    category = slug_field(Category, help_text="Category slug (active categories only).")
+    service = slug_field(Service, help_text="Service slug.")
+    team = slug_field(Team, help_text="Team slug; defaults to the service's team.")
+    error_codes = labels_field("Error codes.")
+    tags = labels_field("Tags.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -303,11 +307,11 @@ class IncidentCreateSerializer(IncidentWriteSerializer):
 class IncidentUpdateSerializer(IncidentWriteSerializer):
     """A PATCH: fields, a status change (with ``note``) and a priority override, any mix."""
 
-    assignee = _user_field(help_text="Username of a member of the organization.")
-    commander = _user_field(help_text="Username of a member of the organization.")
-    comms_lead = _user_field(help_text="Username of a member of the organization.")
-    root_cause = _text()
-    resolution = _text(help_text="Required to resolve, unless given before.")
+    assignee = user_field(help_text="Username of a member of the organization.")
+    commander = user_field(help_text="Username of a member of the organization.")
+    comms_lead = user_field(help_text="Username of a member of the organization.")
+    root_cause = text_field()
+    resolution = text_field(help_text="Required to resolve, unless given before.")
     status = serializers.ChoiceField(
         choices=Status.choices,
         required=False,
@@ -418,8 +422,8 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
 
 class ServiceSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=50)
-    description = _text()
-    team = _slug_field(Team, help_text="Slug of the team that owns the service.")
+    description = text_field()
+    team = slug_field(Team, help_text="Slug of the team that owns the service.")
     alert_severity_map = JSONField(
         required=False,
         validators=[validate_alert_severity_map],

@@ -6,7 +6,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from incidents.api.serializers import OrganizationSlugField, _text, _user_field
+from incidents.api.serializers import OrganizationSlugField, text_field, user_field
 from reviews.models import ActionItem, PostIncidentReview
 
 User = get_user_model()
@@ -58,13 +58,13 @@ class ReviewCreateSerializer(serializers.Serializer):
 
 
 class ReviewUpdateSerializer(serializers.ModelSerializer):
-    summary = _text()
-    impact = _text()
-    root_causes = _text()
-    contributing_factors = _text()
-    lessons = _text()
-    timeline_summary = _text()
-    owner = _user_field(help_text="Username of a member of the organization.")
+    summary = text_field()
+    impact = text_field()
+    root_causes = text_field()
+    contributing_factors = text_field()
+    lessons = text_field()
+    timeline_summary = text_field()
+    owner = user_field(help_text="Username of a member of the organization.")
     status = serializers.ChoiceField(
         choices=[
             (value, label)
@@ -95,7 +95,7 @@ class ReviewUpdateSerializer(serializers.ModelSerializer):
 
 class ActionItemSerializer(serializers.ModelSerializer):
     title = serializers.CharField(max_length=200)
-    owner = _user_field(help_text="Username of a member of the organization.")
+    owner = user_field(help_text="Username of a member of the organization.")
     external_url = serializers.URLField(
         max_length=200, required=False, allow_blank=True, help_text="E.g. a Jira issue."
     )

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents import views
 from incidents.models import Incident, TimelineEntry
 from incidents.states import Status
+from incidents.views import incident as incident_views
+from incidents.views import paging
 from tenancy import services
 from tenancy.models import Membership, Role
 from tests.conftest import see
@@ -622,7 +623,7 @@ def test_the_service_refusal_is_a_form_error_on_its_field(
     responder = people[Role.RESPONDER]
     client = client_for(people[Role.ADMIN])
     monkeypatch.setattr(
-        views, "incident_workers", lambda organization: [responder, people[Role.REPORTER]]
+        incident_views, "incident_workers", lambda organization: [responder, people[Role.REPORTER]]
     )
     response = client.post(
         page("detail", org, reported), assignment(reported, commander=people[Role.REPORTER].pk)
@@ -777,7 +778,7 @@ def test_saved_views(client_for, people, org, queue_data):
 
 
 def test_queue_pages_by_keyset(client_for, people, org, make_incident, monkeypatch):
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(paging, "PAGE_SIZE", 2)
     created = [make_incident(title=f"Incident {n}") for n in range(5)]
     # Two incidents share a creation time: the id breaks the tie.
     same = timezone.now() - timedelta(hours=1)

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.errors import DomainError
-from incidents import saved_views
 from incidents import services as incident_services
 from incidents.models import SavedView
+from incidents.services import saved_views
 from tenancy import services as tenancy_services
 from tenancy.models import Role
 

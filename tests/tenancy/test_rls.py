@@ -68,9 +68,9 @@ def as_role(name):
 def two_tenants(org, other_org, member, api_key_for):
     """A row in every tenant table of each organization."""
     from events.models import Delivery, Event
-    from incidents import saved_views
     from incidents import services as incident_services
     from incidents.models import Attachment, IdempotencyKey
+    from incidents.services import saved_views
 
     for organization in (org, other_org):
         service = incident_services.service_create(

@@ -13,18 +13,14 @@ from django.db import transaction
 from django.http import QueryDict
 
 from core.errors import DomainError
-from incidents.forms import QueueFilterForm
+from incidents.filters import QueueFilterForm
 from incidents.models import SavedView
+from incidents.selectors import saved_views_of
 
 NAME_MAX = SavedView._meta.get_field("name").max_length
 QUERY_MAX = SavedView._meta.get_field("query").max_length
 # Bounds the list each queue page renders for its user.
 MAX_PER_USER = 50
-
-
-def saved_views_of(*, organization, user):
-    """The user's own views in the organization, by name (one query)."""
-    return SavedView.objects.for_org(organization).filter(owner=user).order_by("name")
 
 
 def normalize_query(query: str, *, user) -> str:

@@ -1,25 +1,16 @@
+"""Incidents in the admin: transitions as actions, the timeline read-only, every change
+through the same services as the portal and the API."""
+
 import inspect
 
 from django.contrib import admin, messages
 from django.db.models import Q
 
 from core.errors import DomainError
-from incidents import services, timeline
-from incidents.models import (
-    BusinessHours,
-    Category,
-    Incident,
-    IncidentSettings,
-    PriorityRule,
-    SavedView,
-    Service,
-    SlaTarget,
-    TimelineEntry,
-)
-from incidents.roles import WORK_INCIDENTS
+from incidents import rules, services, timeline
+from incidents.models import Incident, TimelineEntry
 from incidents.states import Status
 from tenancy.admin_base import TenantAdmin, TenantAdminForm, TenantInline
-from tenancy.roles import roles_with_perm
 
 # Computed by the services from the organization's SLA targets; never edited by hand.
 SLA_FIELDS = [
@@ -37,56 +28,6 @@ CREATE_FIELDS = set(inspect.signature(services.incident_create).parameters) - {
     "organization",
     "actor",
 }
-
-
-@admin.register(Service)
-class ServiceAdmin(TenantAdmin):
-    list_display = ["name", "slug", "organization", "team", "status"]
-    list_filter = ["status"]
-    search_fields = ["name", "slug", "description"]
-    prepopulated_fields = {"slug": ["name"]}
-    list_select_related = ["organization", "team"]
-
-    def save_model(self, request, obj, form, change):
-        """Through the same services as the portal and the API: their checks, their audit."""
-        organization = obj.organization
-        if change:
-            changes = {field: form.cleaned_data[field] for field in form.changed_data}
-            if changes:
-                services.service_update(
-                    organization=organization,
-                    actor=request.user,
-                    service=Service.objects.for_org(organization).get(pk=obj.pk),
-                    **changes,
-                )
-            return
-        fields = {k: v for k, v in form.cleaned_data.items() if k != "organization"}
-        created = services.service_create(organization=organization, actor=request.user, **fields)
-        obj.pk, obj.created_at = created.pk, created.created_at
-
-    def delete_model(self, request, obj):
-        services.service_delete(organization=obj.organization, actor=request.user, service=obj)
-
-    def delete_queryset(self, request, queryset):
-        for service in queryset.select_related("organization"):
-            self.delete_model(request, service)
-
-
-@admin.register(Category)
-class CategoryAdmin(TenantAdmin):
-    list_display = ["name", "slug", "organization", "is_active"]
-    list_filter = ["is_active"]
-    search_fields = ["name", "slug"]
-
-
-@admin.register(PriorityRule)
-class PriorityRuleAdmin(TenantAdmin):
-    """The organization's impact x urgency matrix; one row per cell."""
-
-    list_display = ["impact", "urgency", "priority", "organization"]
-    list_editable = ["priority"]
-    list_filter = ["impact", "urgency"]
-    ordering = ["organization", "impact", "urgency"]
 
 
 class TimelineInline(TenantInline):
@@ -143,7 +84,7 @@ class IncidentAdminForm(TenantAdminForm):
             return  # an add page: the organization chosen decides, on save
         workers = Q(
             memberships__organization_id=self.organization_id,
-            memberships__role__in=roles_with_perm(WORK_INCIDENTS),
+            memberships__role__in=rules.working_roles(),
         )
         for name in services.PEOPLE:
             field = self.fields.get(name)
@@ -258,73 +199,3 @@ class IncidentAdmin(TenantAdmin):
         """Timeline entries are written by the services; the inline is read-only."""
         for formset in formsets:
             formset.save(commit=False)  # nothing to write; lets the admin log the change
-
-
-# --- SLA ---
-
-
-@admin.register(SlaTarget)
-class SlaTargetAdmin(TenantAdmin):
-    """Per priority: how soon incidents must be acknowledged and resolved. Changes apply to
-    incidents created (or re-prioritized) afterwards."""
-
-    list_display = [
-        "priority",
-        "time_to_acknowledge",
-        "time_to_resolve",
-        "business_hours_only",
-        "organization",
-    ]
-    list_filter = ["business_hours_only"]
-    ordering = ["organization", "priority"]
-
-
-@admin.register(BusinessHours)
-class BusinessHoursAdmin(TenantAdmin):
-    """Business hours per weekday, in the organization's timezone; several spans per day
-    are allowed (e.g. 08:00-12:00 and 13:00-17:00)."""
-
-    list_display = ["weekday", "start", "end", "organization"]
-    list_filter = ["weekday"]
-    ordering = ["organization", "weekday", "start"]
-
-
-# --- Closure ---
-
-
-@admin.register(IncidentSettings)
-class IncidentSettingsAdmin(TenantAdmin):
-    """One row per organization, created with it; auto-close after N days (0 = never)."""
-
-    list_display = ["organization", "auto_close_after_days"]
-    fields = ["organization", "auto_close_after_days"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["organization"] if obj is not None else []
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-# --- Saved queue views ---
-
-
-@admin.register(SavedView)
-class SavedViewAdmin(TenantAdmin):
-    """Responders' own queue views: saved and changed in the portal; read (and, if need be,
-    deleted) here."""
-
-    list_display = ["name", "owner", "organization", "query", "created_at"]
-    search_fields = ["name", "owner__username"]
-    list_select_related = ["organization", "owner"]
-    fields = ["organization", "owner", "name", "query", "created_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
