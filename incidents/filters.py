@@ -1,10 +1,13 @@
-"""The incident list's filters.
+"""The incident list's filters, defined once.
 
-The portal's queue reads them from the query string, its change feed counts what changed
-among what they match, and a saved view stores them normalized. Values that do not
-validate are ignored. Services, teams and members only feed the select boxes: an
-identifier from elsewhere simply matches nothing, so the change feed can validate
-without them.
+:class:`IncidentFilter` is the filter of the API's incident list. The portal's queue, its
+change feed and the saved views use the same filters through :class:`QueueFilter`, which
+only changes how the queue's form names things: several priorities (check boxes), a
+service, team or assignee by id (select boxes, ``me`` and ``unassigned`` too), and
+"reported by me". The API answers a value that does not validate with a 400; the queue
+ignores it and applies the rest. Services, teams and members only feed the queue's select
+boxes: an identifier from elsewhere simply matches nothing, so the change feed and the
+saved views validate without them.
 """
 
 from __future__ import annotations
@@ -12,94 +15,161 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django_filters import rest_framework as filters
 
+from core.api.filters import BoundedIsoDateTimeFilter
 from incidents.forms import PortalForm, person_label
-from incidents.models import Priority, Severity
+from incidents.models import Incident, Priority, Severity
 from incidents.selectors import incident_search
 from incidents.states import OPEN_STATES, Status
 
 
-class QueueFilterForm(PortalForm):
-    """The queue's filters, read from the query string; values that do not validate are
-    ignored. Services, teams and members only feed the select boxes: an identifier from
-    elsewhere simply matches nothing, so the change feed can validate without them."""
+class SeparatedMultipleChoiceField(forms.MultipleChoiceField):
+    """Takes ``?status=new&status=on_hold``, ``?status=new,on_hold`` or both."""
 
-    status = forms.MultipleChoiceField(
-        choices=Status.choices, required=False, widget=forms.CheckboxSelectMultiple
+    def to_python(self, value):
+        parts = (part.strip() for item in super().to_python(value) for part in item.split(","))
+        return [part for part in parts if part]
+
+
+class SeparatedMultipleChoiceFilter(filters.MultipleChoiceFilter):
+    field_class = SeparatedMultipleChoiceField
+
+
+class IncidentFilter(filters.FilterSet):
+    status = SeparatedMultipleChoiceFilter(
+        choices=Status.choices,
+        distinct=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One or more statuses, repeated or comma-separated.",
     )
-    priority = forms.TypedMultipleChoiceField(
-        choices=Priority.choices, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    priority = filters.ChoiceFilter(choices=Priority.choices)
+    severity = filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
+    team = filters.CharFilter(field_name="team__slug", max_length=50, help_text="Team slug.")
+    service = filters.CharFilter(
+        field_name="service__slug", max_length=50, help_text="Service slug."
     )
-    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
-    service = forms.CharField(required=False, widget=forms.Select)
-    team = forms.CharField(required=False, widget=forms.Select)
-    assignee = forms.CharField(required=False, widget=forms.Select)
-    q = forms.CharField(
+    assignee = filters.CharFilter(
+        field_name="assignee__username", max_length=150, help_text="Username."
+    )
+    created_after = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = filters.CharFilter(
+        method="search", max_length=200, help_text="Matches title, description or INC-<n>."
+    )
+
+    class Meta:
+        model = Incident
+        fields = [
+            "status",
+            "priority",
+            "severity",
+            "team",
+            "service",
+            "assignee",
+            "created_after",
+            "created_before",
+            "q",
+        ]
+
+    def search(self, queryset, name, value):
+        return incident_search(queryset, value)
+
+
+class IdentifierField(forms.CharField):
+    """A row's id, as a select box posts it; anything else is "not a valid choice"."""
+
+    widget = forms.Select
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        if not re.fullmatch(r"[0-9]{1,18}", value):
+            raise forms.ValidationError("Not a valid choice.")
+        return int(value)
+
+
+class AssigneeField(IdentifierField):
+    """A member's id, ``me`` or ``unassigned``."""
+
+    def to_python(self, value):
+        if value in ("me", "unassigned"):
+            return value
+        return super().to_python(value)
+
+
+class IdentifierFilter(filters.Filter):
+    field_class = IdentifierField
+
+
+class AssigneeFilter(filters.Filter):
+    field_class = AssigneeField
+
+
+class CheckboxFilter(filters.Filter):
+    field_class = forms.BooleanField
+
+
+class QueueForm(PortalForm):
+    """The queue's filter form; its field order is the order of a saved view's query."""
+
+    field_order = ["status", "priority", "severity", "service", "team", "assignee", "q", "mine"]
+
+
+class QueueFilter(IncidentFilter):
+    """:class:`IncidentFilter` as the portal's queue form names things."""
+
+    priority = filters.TypedMultipleChoiceFilter(
+        choices=Priority.choices, coerce=int, distinct=False, widget=forms.CheckboxSelectMultiple
+    )
+    service = IdentifierFilter(field_name="service_id")
+    team = IdentifierFilter(field_name="team_id")
+    assignee = AssigneeFilter(method="filter_assignee")
+    q = filters.CharFilter(
+        method="search",
         label="Search",
-        required=False,
         max_length=100,
         widget=forms.SearchInput(attrs={"placeholder": "Title, details or INC-number"}),
     )
-    mine = forms.BooleanField(label="Reported by me", required=False)
+    mine = CheckboxFilter(label="Reported by me", method="filter_mine")
+    created_after = created_before = None  # the queue has no date filters
 
-    def __init__(self, *args, user, services=(), teams=(), members=(), **kwargs):
-        super().__init__(*args, **kwargs)
+    class Meta:
+        model = Incident
+        form = QueueForm
+        fields = QueueForm.field_order
+
+    def __init__(self, data=None, queryset=None, *, user, services=(), teams=(), members=()):
+        super().__init__(data, queryset if queryset is not None else Incident.objects.none())
         self.user = user
-        self.fields["service"].widget.choices = [("", "Any service")] + [
+        fields = self.form.fields
+        fields["service"].widget.choices = [("", "Any service")] + [
             (str(s.pk), s.name) for s in services
         ]
-        self.fields["team"].widget.choices = [("", "Any team")] + [
-            (str(t.pk), t.name) for t in teams
-        ]
-        self.fields["assignee"].widget.choices = [
+        fields["team"].widget.choices = [("", "Any team")] + [(str(t.pk), t.name) for t in teams]
+        fields["assignee"].widget.choices = [
             ("", "Anyone"),
             ("me", "Me"),
             ("unassigned", "Unassigned"),
         ] + [(str(u.pk), person_label(u)) for u in members]
 
-    def clean_service(self):
-        return _identifier(self.cleaned_data["service"])
+    def filter_assignee(self, queryset, name, value):
+        if value == "me":
+            return queryset.filter(assignee_id=self.user.pk)
+        if value == "unassigned":
+            return queryset.filter(assignee__isnull=True)
+        return queryset.filter(assignee_id=value)
 
-    def clean_team(self):
-        return _identifier(self.cleaned_data["team"])
-
-    def clean_assignee(self):
-        value = self.cleaned_data["assignee"]
-        return value if value in ("me", "unassigned") else _identifier(value)
-
-    def apply(self, incidents):
-        """Narrows ``incidents`` by every filter that validated."""
-        self.is_valid()
-        data = self.cleaned_data
-        if data.get("status"):
-            incidents = incidents.filter(status__in=data["status"])
-        if data.get("priority"):
-            incidents = incidents.filter(priority__in=data["priority"])
-        if data.get("severity"):
-            incidents = incidents.filter(severity=data["severity"])
-        if data.get("service"):
-            incidents = incidents.filter(service_id=data["service"])
-        if data.get("team"):
-            incidents = incidents.filter(team_id=data["team"])
-        assignee = data.get("assignee")
-        if assignee == "me":
-            incidents = incidents.filter(assignee_id=self.user.pk)
-        elif assignee == "unassigned":
-            incidents = incidents.filter(assignee__isnull=True)
-        elif assignee:
-            incidents = incidents.filter(assignee_id=assignee)
-        if data.get("mine"):
-            incidents = incidents.filter(reporter_id=self.user.pk)
-        if data.get("q"):
-            incidents = incident_search(incidents, data["q"])
-        return incidents
+    def filter_mine(self, queryset, name, value):
+        return queryset.filter(reporter_id=self.user.pk) if value else queryset
 
     def query_items(self) -> list[tuple[str, str]]:
         """The filters that validated, as query-string pairs (for links and the feed)."""
         self.is_valid()
         items = []
-        for name in self.fields:
-            value = self.cleaned_data.get(name)
+        for name in self.form.fields:
+            value = self.form.cleaned_data.get(name)
             if value in (None, "", [], False):
                 continue
             if value is True:
@@ -107,14 +177,6 @@ class QueueFilterForm(PortalForm):
             for item in value if isinstance(value, list) else [value]:
                 items.append((name, str(item)))
         return items
-
-
-def _identifier(value: str) -> int | None:
-    if not value:
-        return None
-    if not re.fullmatch(r"[0-9]{1,18}", value):
-        raise forms.ValidationError("Not a valid choice.")
-    return int(value)
 
 
 OPEN = [str(s) for s in OPEN_STATES]

@@ -20,7 +20,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from incidents import selectors, services
-from incidents.api.filters import IncidentFilter
 from incidents.api.idempotency import idempotent
 from incidents.api.serializers import (
     CategorySerializer,
@@ -32,6 +31,7 @@ from incidents.api.serializers import (
     StatusUpdateSerializer,
     TimelineEntrySerializer,
 )
+from incidents.filters import IncidentFilter
 from incidents.models import Category, Incident, Service, TimelineEntry
 from tenancy.api.base import OrganizationScopedMixin
 from tenancy.backends import ApiKeyUser

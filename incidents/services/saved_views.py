@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import QueryDict
 
 from core.errors import DomainError
-from incidents.filters import QueueFilterForm
+from incidents.filters import QueueFilter
 from incidents.models import SavedView
 from incidents.selectors import saved_views_of
 
@@ -28,10 +28,10 @@ def normalize_query(query: str, *, user) -> str:
     filter does not validate. Parameters the filter form does not know are dropped."""
     if len(query) > QUERY_MAX:
         raise DomainError("These filters are too long to save.", field="query")
-    form = QueueFilterForm(QueryDict(query.lstrip("?")), user=user)
-    if not form.is_valid():
+    filters = QueueFilter(QueryDict(query.lstrip("?")), user=user)
+    if not filters.is_valid():
         raise DomainError("Some filters were not understood; fix them first.", field="query")
-    normalized = urlencode(form.query_items())
+    normalized = urlencode(filters.query_items())
     if len(normalized) > QUERY_MAX:
         raise DomainError("These filters are too long to save.", field="query")
     return normalized

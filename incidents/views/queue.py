@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from incidents.filters import SAVED_VIEWS, QueueFilterForm
+from incidents.filters import SAVED_VIEWS, QueueFilter
 from incidents.selectors import member_users, saved_views_of
 from incidents.views.common import (
     iso,
@@ -58,22 +58,23 @@ def queue(request):
     organization = request.organization
     if request.role == Role.REPORTER:
         return redirect("incidents:mine", org=organization.slug)
-    form = QueueFilterForm(
+    filters = QueueFilter(
         request.GET,
+        visible_incidents(request),
         user=request.user,
         services=services_of(organization),
         teams=teams_of(organization),
         members=member_users(organization=organization),
     )
     before = request.GET.get("before", "")
-    rows, older = page(form.apply(visible_incidents(request)), before)
-    current = form.query_items()
+    rows, older = page(filters.qs, before)
+    current = filters.query_items()
     own_views = saved_views_of(organization=organization, user=request.user)
     return render(
         request,
         "incidents/queue.html",
         {
-            "form": form,
+            "form": filters.form,
             "incidents": rows,
             "older_url": query_string([*current, ("before", older)]) if older else None,
             "newest_url": query_string(current) if parse_cursor(before) else None,
@@ -95,7 +96,7 @@ def queue(request):
                 for view in own_views
             ],
             "current_query": urlencode(current),
-            "ignored_filters": bool(form.errors),
+            "ignored_filters": bool(filters.errors),
             "changes_url": reverse("incidents:changes", kwargs={"org": organization.slug})
             + query_string(current),
             "since": iso(timezone.now()),
@@ -113,8 +114,8 @@ def queue_changes(request):
     moment = parse_iso(request.GET.get("since", ""))
     if moment is None:
         return JsonResponse({"since": ["Give an ISO 8601 time."]}, status=400)
-    form = QueueFilterForm(request.GET, user=request.user)
-    changed = form.apply(visible_incidents(request)).filter(updated_at__gt=moment)
+    filters = QueueFilter(request.GET, visible_incidents(request), user=request.user)
+    changed = filters.qs.filter(updated_at__gt=moment)
     count = len(changed.order_by().values_list("id", flat=True)[:CHANGES_CAP])
     return JsonResponse(
         {"changed": count, "capped": count >= CHANGES_CAP, "now": iso(timezone.now())}
