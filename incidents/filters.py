@@ -18,7 +18,7 @@ from django import forms
 from django_filters import rest_framework as filters
 
 from core.api.filters import BoundedIsoDateTimeFilter
-from incidents.forms import PortalForm, person_label
+from core.forms import PortalForm, person_label
 from incidents.models import Incident, Priority, Severity
 from incidents.selectors import incident_search
 from incidents.states import OPEN_STATES, Status

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 
 from core.errors import DomainError
+from core.forms import PortalForm, person_label
 from core.text import LineFormField
 from incidents.attachments import check_upload
 from incidents.models import Level, Severity
@@ -24,19 +25,6 @@ URGENCY_CHOICES = [
     (Level.MEDIUM, "It slows work down"),
     (Level.HIGH, "Work has stopped"),
 ]
-
-
-def person_label(user) -> str:
-    full_name = user.get_full_name()
-    return f"{full_name} ({user.get_username()})" if full_name else user.get_username()
-
-
-class PortalForm(forms.Form):
-    """Labels without a trailing colon, like the rest of the portal."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 def _by_pk(objects) -> dict[str, object]:

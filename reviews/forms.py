@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from incidents.forms import PortalForm, person_label
+from core.forms import PortalForm, person_label
 from reviews import services
 from reviews.models import ActionItem, PostIncidentReview
 
