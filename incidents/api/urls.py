@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from incidents.api import attachments, views
+from incidents.api import attachments, catalog, views
 
 router = SimpleRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
@@ -13,8 +13,8 @@ router.register(
 router.register(
     r"incidents/(?P<number>[^/.]+)/updates", views.StatusUpdateViewSet, basename="incident-update"
 )
-router.register("services", views.ServiceViewSet, basename="service")
-router.register("categories", views.CategoryViewSet, basename="category")
+router.register("services", catalog.ServiceViewSet, basename="service")
+router.register("categories", catalog.CategoryViewSet, basename="category")
 attachments.register(router)
 
 urlpatterns = router.urls

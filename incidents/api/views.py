@@ -22,17 +22,15 @@ from rest_framework.response import Response
 from incidents import selectors, services
 from incidents.api.idempotency import idempotent
 from incidents.api.serializers import (
-    CategorySerializer,
     CommentSerializer,
     IncidentCreateSerializer,
     IncidentSerializer,
     IncidentUpdateSerializer,
-    ServiceSerializer,
     StatusUpdateSerializer,
     TimelineEntrySerializer,
 )
 from incidents.filters import IncidentFilter
-from incidents.models import Category, Incident, Service, TimelineEntry
+from incidents.models import Incident, TimelineEntry
 from tenancy.api.base import OrganizationScopedMixin
 from tenancy.backends import ApiKeyUser
 from tenancy.models import Role
@@ -299,50 +297,3 @@ class StatusUpdateViewSet(
             incident=self.incident,
             body=serializer.validated_data["body"],
         )
-
-
-class ServiceViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
-    """The service catalog; admins and owners change it."""
-
-    serializer_class = ServiceSerializer
-    lookup_field = "slug"
-    cursor_ordering = ("slug",)
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Service.objects.none()
-        return Service.objects.for_org(self.organization).select_related("team")
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "organization": self.organization}
-
-    def perform_create(self, serializer):
-        serializer.instance = services.service_create(
-            organization=self.organization, actor=self.request.user, **serializer.validated_data
-        )
-
-    def perform_update(self, serializer):
-        serializer.instance = services.service_update(
-            organization=self.organization,
-            actor=self.request.user,
-            service=serializer.instance,
-            **serializer.validated_data,
-        )
-
-    def perform_destroy(self, instance):
-        services.service_delete(
-            organization=self.organization, actor=self.request.user, service=instance
-        )
-
-
-class CategoryViewSet(OrganizationScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Incident categories of the organization (configured in the admin)."""
-
-    serializer_class = CategorySerializer
-    cursor_ordering = ("slug",)
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Category.objects.none()
-        return Category.objects.for_org(self.organization)

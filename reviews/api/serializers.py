@@ -6,7 +6,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from incidents.api.serializers import OrganizationSlugField, text_field, user_field
+from incidents.api.fields import OrganizationSlugField, text_field, user_field
 from reviews.models import ActionItem, PostIncidentReview
 
 User = get_user_model()
