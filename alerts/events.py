@@ -31,8 +31,8 @@ def alert_payload(alert) -> dict:
 
 
 def publish_received(alerts, actor_of) -> None:
-    """One event per alert that reached an incident, in the order received, in one
-    statement; ``actor_of(alert)`` names who acted (the integration)."""
+    """One event per alert that reached an incident, in the order given; ``actor_of(alert)``
+    names who acted (the integration)."""
     bus.publish_many(
         [
             incident_events.event(

@@ -8,14 +8,14 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from events import bus
+from events import registry, tasks
 from events.models import Event
 from tenancy.admin_base import ReadOnlyTenantAdmin
 
 
 def _pending(event: Event) -> list[str]:
     seen = {delivery.subscriber for delivery in event.deliveries.all()}
-    return [name for name in bus.subscribers_of(event.type) if name not in seen]
+    return [name for name in registry.subscribers_of(event.type) if name not in seen]
 
 
 @admin.register(Event)
@@ -69,7 +69,7 @@ class EventAdmin(ReadOnlyTenantAdmin):
     @admin.action(description="Send the pending deliveries of the selected events again")
     def send_again(self, request, queryset):
         events = [e for e in queryset if e.completed_at is None and _pending(e)]
-        sent = bus.dispatch_to(
+        sent = tasks.dispatch_to(
             [(e.organization_id, e.pk, name) for e in events for name in _pending(e)]
         )
         self.message_user(request, f"Sent {sent} delivery task(s) again.")

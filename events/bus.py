@@ -1,79 +1,61 @@
 """Domain events: apps define the types they publish and subscribe to the types of the
 apps below them, so a lower layer reports what happened without knowing who listens.
 
-Publishing writes :class:`~events.models.Event` rows in the caller's transaction. After
-that transaction commits, :func:`dispatch` sends one Celery task per (event, subscriber);
-:mod:`events.delivery` runs each pair once and in stream order, and a periodic sweep
-sends again what a lost dispatch never delivered (broker down at commit, process killed
-between commit and send).
+Publishing writes :class:`~events.models.Event` rows in the caller's transaction, in the
+order published (``id`` order is the order of a stream). After that transaction commits,
+:func:`dispatch` sends a Celery task per (incident stream, subscriber);
+:mod:`events.delivery` runs each (event, subscriber) once and in stream order, and a
+periodic sweep sends again what a lost dispatch never delivered (broker down at commit,
+process killed between commit and send).
 
     # incidents/events.py, at import
     CREATED = bus.define("incident.created", "An incident was opened.")
 
     # oncall/apps.py, in ready()
     bus.subscribe("oncall.escalation", start_escalation, types=[CREATED])
+
+Code that publishes many events in one transaction (alert ingestion) wraps it in
+:func:`collect`, so they are written with one statement at the end of the block.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-from collections.abc import Callable, Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable
 from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
+from events import tasks
 from events.models import Event
+from events.registry import (
+    SUBSCRIBERS,
+    TYPES,
+    define,
+    subscribe,
+    subscribers_of,
+    unsubscribe,
+)
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "SUBSCRIBERS",
+    "TYPES",
+    "collect",
+    "define",
+    "dispatch",
+    "event",
+    "publish",
+    "publish_many",
+    "subscribe",
+    "subscribers_of",
+    "unsubscribe",
+]
 
-
-@dataclasses.dataclass(frozen=True)
-class EventType:
-    name: str
-    description: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Subscriber:
-    name: str
-    handler: Callable[[Event], None]
-    types: frozenset[str]
-
-
-TYPES: dict[str, EventType] = {}
-SUBSCRIBERS: dict[str, Subscriber] = {}
-
-
-def define(name: str, description: str) -> str:
-    """Declares an event type (``<subject>.<what happened>``); returns its name."""
-    known = TYPES.get(name)
-    if known is not None and known.description != description:
-        raise ValueError(f"Event type {name!r} is defined twice.")
-    TYPES[name] = EventType(name, description)
-    return name
-
-
-def subscribe(name: str, handler: Callable[[Event], None], *, types: Iterable[str]) -> None:
-    """Registers a handler (in ``AppConfig.ready``) under a name that never changes: the
-    name is how a delivery is remembered. The handler runs in the organization's
-    transaction; whatever it writes commits together with the record that it ran."""
-    wanted = frozenset(types)
-    unknown = wanted - TYPES.keys()
-    if unknown:
-        raise ValueError(f"Unknown event types: {', '.join(sorted(unknown))}")
-    if name in SUBSCRIBERS and SUBSCRIBERS[name].handler is not handler:
-        raise ValueError(f"A subscriber named {name!r} is registered already.")
-    SUBSCRIBERS[name] = Subscriber(name, handler, wanted)
-
-
-def unsubscribe(name: str) -> None:
-    SUBSCRIBERS.pop(name, None)
-
-
-def subscribers_of(event_type: str) -> list[str]:
-    return sorted(name for name, sub in SUBSCRIBERS.items() if event_type in sub.types)
+_collected: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
+    "events_collected", default=None
+)
 
 
 def event(*, organization_id: int, type: str, stream: str, payload: dict) -> Event:
@@ -83,18 +65,42 @@ def event(*, organization_id: int, type: str, stream: str, payload: dict) -> Eve
     return Event(organization_id=organization_id, type=type, stream=stream, payload=payload)
 
 
-def publish(*, organization_id: int, type: str, stream: str, payload: dict) -> Event:
+def publish(*, organization_id: int, type: str, stream: str, payload: dict) -> None:
     """Writes one event in the current transaction; it is dispatched after commit."""
-    [published] = publish_many(
+    publish_many(
         [event(organization_id=organization_id, type=type, stream=stream, payload=payload)]
     )
-    return published
 
 
-def publish_many(events: list[Event]) -> list[Event]:
-    """Writes events in one statement; an event nobody subscribes to is complete at once."""
+def publish_many(events: list[Event]) -> None:
+    """Writes events in one statement (or adds them to the :func:`collect` block's)."""
+    collected = _collected.get()
+    if collected is not None:
+        collected.extend(events)
+    else:
+        _write(events)
+
+
+@contextlib.contextmanager
+def collect():
+    """Events published inside the block are written together when it ends, in the order
+    published; an exception discards them (its transaction is rolled back anyway)."""
+    if _collected.get() is not None:  # an outer block writes them
+        yield
+        return
+    collected: list[Event] = []
+    token = _collected.set(collected)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    _write(collected)
+
+
+def _write(events: list[Event]) -> None:
+    """An event nobody subscribes to is complete at once."""
     if not events:
-        return []
+        return
     now = timezone.now()
     for item in events:
         item.occurred_at = now
@@ -102,44 +108,23 @@ def publish_many(events: list[Event]) -> list[Event]:
             item.completed_at = now
     created = Event.objects.bulk_create(events)
     pending = [
-        (item.organization_id, item.pk, item.type) for item in created if item.completed_at is None
+        (item.organization_id, item.pk, item.stream, item.type)
+        for item in created
+        if item.completed_at is None
     ]
     if pending:
         transaction.on_commit(partial(dispatch, pending))
-    return created
 
 
-def dispatch(events: Iterable[tuple[int, int, str]]) -> int:
-    """Runs after commit: one delivery task per (event, subscriber of its type)."""
-    return dispatch_to(
+def dispatch(events: Iterable[tuple[int, int, str, str]]) -> int:
+    """Runs after commit: one task per (stream, subscriber), for the stream's newest event
+    (a delivery brings the earlier ones of its stream along); returns how many were sent."""
+    newest: dict[tuple[int, str, str], int] = {}
+    for organization_id, event_id, stream, event_type in events:
+        for subscriber in subscribers_of(event_type):
+            key = (organization_id, stream, subscriber)
+            newest[key] = max(newest.get(key, 0), event_id)
+    return tasks.dispatch_to(
         (organization_id, event_id, subscriber)
-        for organization_id, event_id, event_type in events
-        for subscriber in subscribers_of(event_type)
+        for (organization_id, _, subscriber), event_id in newest.items()
     )
-
-
-def dispatch_to(deliveries: Iterable[tuple[int, int, str]]) -> int:
-    """Sends a task per (organization, event, subscriber); returns how many were sent.
-
-    A broker that cannot be reached loses nothing: the events stay pending in the
-    database and the sweep sends them later, so this logs and stops.
-    """
-    from events.tasks import deliver
-
-    sent = 0
-    for organization_id, event_id, subscriber in deliveries:
-        try:
-            deliver.apply_async(
-                (organization_id, event_id, subscriber),
-                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
-            )
-        except Exception:
-            log.warning(
-                "event %s for %s not dispatched; the sweep will send it",
-                event_id,
-                subscriber,
-                exc_info=True,
-            )
-            break
-        sent += 1
-    return sent

@@ -1,11 +1,12 @@
 """Running subscribers: each (event, subscriber) once, in stream order, per organization.
 
 A delivery locks its (organization, stream, subscriber) for the length of its
-transaction, runs the subscriber for every event of the stream up to the one it was sent
-for that the subscriber has not yet seen, oldest first, and records each run in the same
-transaction as the subscriber's writes. A redelivered task, a second worker or the sweep
-finds the records and does nothing; a delivery that fails or is killed leaves nothing
-behind and is tried again.
+transaction, runs the subscriber for the events of the stream up to the one it was sent
+for that the subscriber has not yet seen, oldest first (at most ``DELIVERY_BATCH``; the
+task sends itself again for the rest), and records each run in the same transaction as
+the subscriber's writes. A redelivered task, a second worker or the sweep finds the
+records and does nothing; a delivery that fails or is killed leaves nothing behind and
+is tried again.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
-from events import bus
 from events.models import Delivery, Event
+from events.registry import SUBSCRIBERS, subscribers_of
 from tenancy import rls
 
 log = logging.getLogger(__name__)
 
-SWEEP_BATCH = 500
+DELIVERY_BATCH = 100  # events one delivery runs before it hands over to a fresh task
+SWEEP_BATCH = 500  # events the sweep reads per query
+SWEEP_PAGES = 40  # pages one sweep reads at most
+BACKOFF_STEPS = 6  # a failing event is sent again 1, 2, 4 … 64 times REDISPATCH_AFTER later
 
 
 def _lock(organization_id: int, stream: str, subscriber: str) -> None:
@@ -38,71 +43,102 @@ def _lock(organization_id: int, stream: str, subscriber: str) -> None:
         )
 
 
-def deliver(organization_id: int, event_id: int, subscriber_name: str) -> int:
-    """Runs the subscriber for the event and every earlier one of its stream it has not
-    seen; returns how many it ran. Exceptions propagate: nothing is recorded then."""
-    subscriber = bus.SUBSCRIBERS.get(subscriber_name)
+def deliver(organization_id: int, event_id: int, subscriber_name: str) -> tuple[int, bool]:
+    """Runs the subscriber for the event and the earlier ones of its stream it has not
+    seen; returns how many it ran and whether some are left for another run. Exceptions
+    propagate: nothing is recorded then."""
+    subscriber = SUBSCRIBERS.get(subscriber_name)
     if subscriber is None:
         log.warning("no subscriber %r here; event %s left pending", subscriber_name, event_id)
-        return 0
+        return 0, False
     with rls.tenant_context(organization_id):
-        stream = (
-            Event.objects.for_org(organization_id)
-            .filter(pk=event_id)
-            .values_list("stream", flat=True)
-            .first()
-        )
+        events = Event.objects.for_org(organization_id)
+        stream = events.filter(pk=event_id).values_list("stream", flat=True).first()
         if stream is None:
-            return 0
+            return 0, False
         _lock(organization_id, stream, subscriber_name)
         due = list(
-            Event.objects.for_org(organization_id)
-            .filter(stream=stream, pk__lte=event_id, type__in=subscriber.types)
+            events.filter(stream=stream, pk__lte=event_id, type__in=subscriber.types)
             .filter(completed_at__isnull=True)  # complete: everyone subscribed then has run
             .exclude(deliveries__subscriber=subscriber_name)
-            .order_by("pk")
+            .order_by("pk")[: DELIVERY_BATCH + 1]
         )
+        more = len(due) > DELIVERY_BATCH
+        due = due[:DELIVERY_BATCH]
         for event in due:
             subscriber.handler(event)
-            Delivery.objects.create(
-                organization_id=organization_id, event=event, subscriber=subscriber_name
-            )
-        return len(due)
+        Delivery.objects.bulk_create(
+            [
+                Delivery(organization_id=organization_id, event=event, subscriber=subscriber_name)
+                for event in due
+            ]
+        )
+        _complete(organization_id, [(event.pk, event.type) for event in due])
+        return len(due), more
 
 
-def sweep_organization(organization_id: int) -> int:
-    """Sends again the deliveries of events older than ``EVENTS_REDISPATCH_AFTER`` seconds
-    that have not run, and marks complete the events every subscriber has seen. Returns
-    how many deliveries it sent."""
-    cutoff = timezone.now() - timedelta(seconds=settings.EVENTS_REDISPATCH_AFTER)
+def _complete(organization_id: int, events: list[tuple[int, str]]) -> list[int]:
+    """Marks complete those of the events every subscriber of their type has run for."""
+    seen: dict[int, set[str]] = {}
+    for event_id, subscriber in (
+        Delivery.objects.for_org(organization_id)
+        .filter(event_id__in=[pk for pk, _ in events])
+        .values_list("event_id", "subscriber")
+    ):
+        seen.setdefault(event_id, set()).add(subscriber)
+    done = [pk for pk, kind in events if set(subscribers_of(kind)) <= seen.get(pk, set())]
+    Event.objects.for_org(organization_id).filter(pk__in=done).update(completed_at=timezone.now())
+    return done
+
+
+def lost_deliveries(organization_id: int) -> list[tuple[int, int, str]]:
+    """What the sweep sends again: for each (stream, subscriber) with events older than
+    ``EVENTS_REDISPATCH_AFTER`` seconds that it has not run, its newest such event (the
+    delivery brings the earlier ones along). An event sent again and still not run waits
+    twice as long each time before the next; events every subscriber has run for are
+    marked complete on the way."""
+    now = timezone.now()
+    after = timedelta(seconds=settings.EVENTS_REDISPATCH_AFTER)
+    newest: dict[tuple[str, str], int] = {}
+    resent: list[int] = []
+    last = 0
     with rls.tenant_context(organization_id):
-        pending = list(
-            Event.objects.for_org(organization_id)
-            .filter(completed_at__isnull=True, occurred_at__lte=cutoff)
-            .order_by("pk")
-            .values_list("pk", "type")[:SWEEP_BATCH]
+        pending = Event.objects.for_org(organization_id).filter(
+            completed_at__isnull=True, occurred_at__lte=now - after
         )
-        seen: dict[int, set[str]] = {}
-        for event_id, subscriber in (
-            Delivery.objects.for_org(organization_id)
-            .filter(event_id__in=[pk for pk, _ in pending])
-            .values_list("event_id", "subscriber")
-        ):
-            seen.setdefault(event_id, set()).add(subscriber)
-        missing, complete = [], []
-        for event_id, event_type in pending:
-            wanted = set(bus.subscribers_of(event_type)) - seen.get(event_id, set())
-            if wanted:
-                missing.extend((event_id, name) for name in sorted(wanted))
-            else:
-                complete.append(event_id)
-        Event.objects.for_org(organization_id).filter(pk__in=complete).update(
-            completed_at=timezone.now()
+        for _ in range(SWEEP_PAGES):
+            page = list(
+                pending.filter(pk__gt=last)
+                .order_by("pk")
+                .values_list("pk", "type", "stream", "redispatches", "redispatched_at")[
+                    :SWEEP_BATCH
+                ]
+            )
+            if not page:
+                break
+            last = page[-1][0]
+            done = set(_complete(organization_id, [(pk, kind) for pk, kind, *_ in page]))
+            seen: dict[int, set[str]] = {}
+            for event_id, subscriber in (
+                Delivery.objects.for_org(organization_id)
+                .filter(event_id__in=[pk for pk, *_ in page])
+                .values_list("event_id", "subscriber")
+            ):
+                seen.setdefault(event_id, set()).add(subscriber)
+            for pk, kind, stream, times, at in page:
+                if pk in done:
+                    continue
+                if at is not None and now - at < after * 2 ** min(times, BACKOFF_STEPS):
+                    continue  # sent again not long ago: give it time
+                resent.append(pk)
+                for name in set(subscribers_of(kind)) - seen.get(pk, set()):
+                    newest[(stream, name)] = max(newest.get((stream, name), 0), pk)
+            if len(page) < SWEEP_BATCH:
+                break
+        Event.objects.for_org(organization_id).filter(pk__in=resent).update(
+            redispatches=F("redispatches") + 1, redispatched_at=now
         )
-    sent = bus.dispatch_to((organization_id, event_id, name) for event_id, name in missing)
-    if sent:
-        log.info("sweep sent %d deliveries of organization %s", sent, organization_id)
-    return sent
+    return [(organization_id, pk, name) for (_, name), pk in sorted(newest.items())]
 
 
 def purge_organization(organization_id: int) -> int:

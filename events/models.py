@@ -23,6 +23,9 @@ class Event(TenantModel):
     payload = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
     occurred_at = models.DateTimeField(default=now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # How often the sweep has sent it again, and when last: it backs off a failing event.
+    redispatches = models.PositiveIntegerField(default=0, editable=False)
+    redispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]

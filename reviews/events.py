@@ -36,5 +36,6 @@ def review_payload(review) -> dict:
     return data
 
 
-def publish_published(review, who) -> None:
-    incident_events.publish(review.incident, PUBLISHED, who, review=review_payload(review))
+def publish_published(review, incident, who) -> None:
+    """On the incident's stream; ``incident`` is locked by the caller."""
+    incident_events.publish(incident, PUBLISHED, who, review=review_payload(review))

@@ -171,6 +171,8 @@ def review_update(*, organization, actor, review: PostIncidentReview, **changes)
 @rls.in_tenant
 def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIncidentReview:
     check_same_organization(organization, review=review)
+    # The incident first, as every change of it does: its events keep their order.
+    incident = lock_incident(organization, review.incident)
     review = _locked_review(organization, review.pk)
     if review.status == PostIncidentReview.State.PUBLISHED:
         raise Conflict("The review is published already.", field="status", code="published")
@@ -184,7 +186,7 @@ def review_publish(*, organization, actor, review: PostIncidentReview) -> PostIn
         TimelineEntry.Kind.REVIEW_PUBLISHED,
         data={"review": review.pk},
     )
-    events.publish_published(review, actor)
+    events.publish_published(review, incident, actor)
     audit.record(
         organization=organization,
         actor=actor,

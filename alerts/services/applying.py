@@ -13,6 +13,7 @@ from alerts import events, groups
 from alerts.models import Alert, Integration
 from alerts.parsing import incident_fields
 from core.errors import DomainError
+from events import bus
 from incidents import services as incident_services
 from incidents.models import Incident
 from incidents.states import Status
@@ -161,11 +162,20 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
     their incidents opened together, just before an alert needs one of them."""
     if not alerts:
         return
+    with bus.collect():  # the batch's events in one statement, in the order applied
+        _apply_in_order(organization_id, alerts)
+
+
+def _apply_in_order(organization_id: int, alerts: list[Alert]) -> None:
     open_incidents = groups.open_incidents(
         organization_id, {(alert.integration_id, alert.dedup_key) for alert in alerts}
     )
     waiting: dict[tuple[int, str], list[Alert]] = {}  # key -> its alerts, the opener first
     grouped_tags: dict[Incident, list[str]] = {}  # an open incident -> its new alerts' tags
+
+    def received(*applied: Alert) -> None:
+        """``alert.received`` once an alert's effect is applied, in the order applied."""
+        events.publish_received(applied, lambda alert: IntegrationActor(alert.integration))
 
     def open_waiting():
         opened = _open_incidents(waiting)
@@ -174,6 +184,7 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
             open_incidents[key] = incident
             for alert in waiting[key]:
                 alert.incident = incident
+            received(*waiting[key])
         waiting.clear()
 
     for alert in alerts:
@@ -182,6 +193,7 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
             if key in open_incidents:
                 alert.incident, alert.outcome = open_incidents[key], Alert.Outcome.GROUPED
                 grouped_tags.setdefault(alert.incident, []).extend(alert.tags)
+                received(alert)
             elif key in waiting:
                 waiting[key].append(alert)
                 alert.outcome = Alert.Outcome.GROUPED
@@ -196,14 +208,17 @@ def _apply(organization_id: int, alerts: list[Alert]) -> None:
             alert.outcome = Alert.Outcome.DROPPED
         elif alert.action == Alert.Action.UPDATE:
             alert.incident, alert.outcome = incident, Alert.Outcome.RECORDED
+            received(alert)
         else:
             alert.incident, alert.outcome = _act(alert, incident)
-            if not alert.incident.is_open:
+            received(alert)
+            if alert.incident.is_open:
+                open_incidents[key] = alert.incident  # as the transition left it
+            else:
                 del open_incidents[key]
     open_waiting()
     incident_services.incidents_add_tags(organization_id=organization_id, tags=grouped_tags)
     Alert.objects.for_org(organization_id).bulk_update(alerts, ["incident", "outcome"])
-    events.publish_received(alerts, lambda alert: IntegrationActor(alert.integration))
 
 
 def _open_incidents(waiting: dict[tuple[int, str], list[Alert]]) -> dict:

@@ -275,12 +275,13 @@ def _override_priority(actor, incident: Incident, priority: int, reason: str) ->
         body=reason.strip(),
         data={"from": before, "to": priority},
     )
-    events.publish(
-        incident,
-        events.PRIORITY_CHANGED,
-        actor,
-        **{"from": before, "to": priority, "reason": incident.priority_override_reason},
-    )
+    if priority != before:
+        events.publish(
+            incident,
+            events.PRIORITY_CHANGED,
+            actor,
+            **{"from": before, "to": priority, "reason": incident.priority_override_reason},
+        )
     return incident
 
 

@@ -288,17 +288,34 @@ def test_each_alert_that_reaches_an_incident_publishes_alert_received(org, integ
     events = list(
         Event.objects.for_org(org).filter(stream=f"incident:{incident.pk}").order_by("pk")
     )
+    # In the order things happened: each alert once its effect is applied.
     assert [(e.type, e.payload.get("alert", {}).get("outcome")) for e in events] == [
         ("incident.created", None),
-        ("incident.status_changed", None),
         ("alert.received", "opened"),
         ("alert.received", "grouped"),
+        ("incident.status_changed", None),
         ("alert.received", "acknowledged"),
     ]
-    opened = events[2].payload
+    assert events[-1].payload["incident"]["status"] == "acknowledged"
+    opened = events[1].payload
     assert opened["alert"]["dedup_key"] == "a"
     assert opened["alert"]["integration_id"] == pagerduty.pk
     assert opened["alert"]["source"] == "web-1"
     assert opened["actor"]["label"] == f"{pagerduty.name} (PagerDuty Events API v2)"
     # The resolve for a key with no open incident reached nothing: no event for it.
     assert Event.objects.for_org(org).filter(type="alert.received").count() == 3
+
+
+def test_a_trigger_after_an_acknowledgement_describes_the_incident_as_it_is_now(org, integration):
+    """Events of one batch carry the incident as the earlier alerts of the batch left it."""
+    from events.models import Event
+    from tests.conftest import see
+
+    pagerduty = integration()
+    acknowledge = {"routing_key": pagerduty.key, "event_action": "acknowledge", "dedup_key": "a"}
+    store(pagerduty, trigger(pagerduty, "a"), acknowledge, trigger(pagerduty, "a"))
+    tasks.apply_pending_organization(org.pk)
+    see(org)
+    last = Event.objects.for_org(org).filter(type="alert.received").order_by("pk").last()
+    assert last.payload["alert"]["outcome"] == "grouped"
+    assert last.payload["incident"]["status"] == "acknowledged"

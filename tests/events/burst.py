@@ -14,7 +14,7 @@ import sys
 import django
 
 
-def burst(organization_id: int, changes: int, incident_ids: list[int]) -> None:
+def burst(organization_id: int, changes: int, incident_ids: list[int], moving=True) -> None:
     from incidents import services
     from incidents.models import Incident
     from incidents.states import Status
@@ -27,7 +27,7 @@ def burst(organization_id: int, changes: int, incident_ids: list[int]) -> None:
     moves = [Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.ON_HOLD, Status.IN_PROGRESS]
     for step in range(changes):
         for incident in incidents:
-            if step % 5 == 4:
+            if moving and step % 5 == 4:
                 services.incident_transition(
                     organization=organization,
                     actor=None,
@@ -43,12 +43,12 @@ def burst(organization_id: int, changes: int, incident_ids: list[int]) -> None:
 def main(argv: list[str]) -> None:
     django.setup()
     command, organization_id, *rest = argv
-    if command == "burst":
-        burst(int(organization_id), int(rest[0]), [int(pk) for pk in rest[1:]])
+    if command in ("burst", "comments"):
+        burst(int(organization_id), int(rest[0]), [int(pk) for pk in rest[1:]], command == "burst")
     elif command == "sweep":
-        from events import delivery
+        from events import tasks
 
-        print(delivery.sweep_organization(int(organization_id)))
+        print(tasks.sweep_organization(int(organization_id)))
     else:
         raise SystemExit(f"unknown command {command!r}")
 

@@ -20,7 +20,8 @@ def change_url(event, view="change"):
 
 @pytest.fixture
 def waiting():
-    """A subscriber that records nothing, so events wait for it until delivered."""
+    """A subscriber nothing dispatches to here (no after-commit in these tests), so
+    events wait for it until delivered."""
     seen = []
     bus.subscribe("tests.waiting", seen.append, types=["incident.created"])
     yield seen

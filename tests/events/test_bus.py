@@ -184,11 +184,47 @@ def test_a_later_event_delivered_first_brings_the_earlier_ones_in_order(org, pro
 
 
 def test_streams_are_independent(org, probe):
-    one, two = create(org), create(org)
+    create(org)
+    two = create(org)
     [_, event_of_two] = published(org)
     tasks.deliver(org.pk, event_of_two.pk, PROBE)
     assert [stream for _, _, stream in probe.seen] == [f"incident:{two.pk}"]
-    assert one.pk != two.pk
+
+
+def test_a_failing_subscriber_holds_back_its_own_later_events_only(org, probe):
+    """Order is kept per subscriber: while an event fails for one, that incident's later
+    events wait for it, and the other subscriber and the other incidents go on."""
+    failing = Probe()
+    failing.fail = True
+    bus.subscribe("tests.failing", failing, types=bus.TYPES.keys())
+    try:
+        incident, other = create(org), create(org)
+        services.incident_comment(organization=org, actor=None, incident=incident, body="x")
+        created, created_other, comment = published(org)
+        with pytest.raises(RuntimeError):
+            delivery.deliver(org.pk, comment.pk, "tests.failing")
+        assert delivery.deliver(org.pk, comment.pk, PROBE) == (2, False)
+        assert [pk for pk, _, _ in probe.seen] == [created.pk, comment.pk]
+        failing.fail = False
+        assert delivery.deliver(org.pk, created_other.pk, "tests.failing") == (1, False)
+        assert delivery.deliver(org.pk, comment.pk, "tests.failing") == (2, False)
+        assert [pk for pk, _, _ in failing.seen] == [created_other.pk, created.pk, comment.pk]
+    finally:
+        bus.unsubscribe("tests.failing")
+    see(org)
+    pending = Event.objects.for_org(org).filter(completed_at__isnull=True)
+    # Both have run for the first incident's events; the probe never got the other's.
+    assert list(pending.values_list("stream", flat=True)) == [f"incident:{other.pk}"]
+
+
+def test_a_long_backlog_is_delivered_in_order_in_several_tasks(org, probe, monkeypatch):
+    monkeypatch.setattr(delivery, "DELIVERY_BATCH", 2)
+    incident = create(org)
+    for n in range(4):
+        services.incident_comment(organization=org, actor=None, incident=incident, body=f"{n}")
+    events = published(org)
+    assert tasks.deliver(org.pk, events[-1].pk, PROBE) == 2  # and hands the rest on
+    assert [pk for pk, _, _ in probe.seen] == [event.pk for event in events]
 
 
 def test_a_failing_subscriber_records_nothing_and_runs_again_later(org, probe):
@@ -200,7 +236,7 @@ def test_a_failing_subscriber_records_nothing_and_runs_again_later(org, probe):
     assert not Delivery.objects.for_org(org).exists()
 
     probe.fail = False
-    assert delivery.deliver(org.pk, event.pk, PROBE) == 1
+    assert delivery.deliver(org.pk, event.pk, PROBE) == (1, False)
     assert Delivery.objects.for_org(org).count() == 1
 
 
@@ -253,12 +289,26 @@ def test_the_sweep_sends_what_a_lost_dispatch_never_delivered(org, other_org, pr
         assert tasks.sweep_organization(org.pk) == 1
         [event] = published(org)
         assert probe.seen == [(event.pk, event.type, event.stream)]
-        assert event.completed_at is None  # the next sweep marks it complete
+        assert event.completed_at == later  # every subscriber has run: complete
         assert tasks.sweep_organization(org.pk) == 0
         see(org, other_org)
-        assert Event.objects.for_org(org).get().completed_at == later
         # Another organization's sweep is its own: Globex's event is still pending.
         assert Event.objects.for_org(other_org).get().completed_at is None
+
+
+def test_the_sweep_backs_off_an_event_that_keeps_failing(org, probe, monkeypatch):
+    """Sent again after 1, then 2, then 4 minutes (REDISPATCH_AFTER doubling), not on
+    every sweep: a stuck event does not pile tasks up in the broker."""
+    sent = []
+    monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, **kwargs: sent.append(args))
+    create(org)
+    start = timezone.now()
+    for minutes, expected in ((2, 1), (2.5, 0), (4.1, 1), (6, 0), (8.2, 1), (10, 0)):
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            assert tasks.sweep_organization(org.pk) == expected, minutes
+    [event] = published(org)
+    assert event.redispatches == 3
+    assert sent == [(org.pk, event.pk, PROBE)] * 3
 
 
 def test_the_periodic_sweep_fans_out_one_task_per_active_organization(
@@ -281,7 +331,7 @@ def test_a_broker_that_cannot_be_reached_loses_nothing(org, probe, monkeypatch, 
     [event] = published(org)
     with monkeypatch.context() as patch:
         patch.setattr(tasks.deliver, "apply_async", unreachable)
-        assert bus.dispatch([(org.pk, event.pk, event.type)]) == 0
+        assert bus.dispatch([(org.pk, event.pk, event.stream, event.type)]) == 0
     assert "the sweep will send it" in caplog.text
     assert probe.seen == []
 
@@ -294,13 +344,9 @@ def test_purge_removes_complete_events_past_retention_only(org, probe, settings)
     settings.EVENTS_RETENTION_DAYS = 30
     create(org), create(org)
     [done, pending] = published(org)
-    tasks.deliver(org.pk, done.pk, PROBE)
-    probe.fail = True  # the other one keeps failing: it stays pending
-    with time_machine.travel(timezone.now() + timedelta(minutes=2), tick=False):
-        tasks.sweep_organization(org.pk)
+    tasks.deliver(org.pk, done.pk, PROBE)  # the other one is never delivered: pending
     see(org)
     assert Event.objects.for_org(org).get(pk=done.pk).completed_at is not None
-    assert Event.objects.for_org(org).get(pk=pending.pk).completed_at is None
 
     with time_machine.travel(timezone.now() + timedelta(days=29), tick=False):
         assert tasks.purge_organization(org.pk) == 0
@@ -309,6 +355,26 @@ def test_purge_removes_complete_events_past_retention_only(org, probe, settings)
     see(org)
     assert list(Event.objects.for_org(org).values_list("pk", flat=True)) == [pending.pk]
     assert not Delivery.objects.for_org(org).exists()
+
+
+def failing_block(org):
+    with bus.collect():
+        bus.publish(organization_id=org.pk, type="incident.created", stream="x", payload={})
+        raise RuntimeError("the block failed")
+
+
+def test_collected_events_are_written_together_in_order_or_not_at_all(org):
+    incident = create(org)
+    before = len(published(org))
+    with bus.collect():
+        services.incident_comment(organization=org, actor=None, incident=incident, body="a")
+        services.incident_comment(organization=org, actor=None, incident=incident, body="b")
+        assert len(published(org)) == before  # nothing written yet
+    bodies = [e.payload["comment"]["body"] for e in published(org)[before:]]
+    assert bodies == ["a", "b"]
+    with pytest.raises(RuntimeError):
+        failing_block(org)
+    assert len(published(org)) == before + 2
 
 
 def test_one_patch_locks_once_and_publishes_one_coherent_set(org, member, api_client_for):

@@ -122,17 +122,27 @@ class Processes:
         self.logs = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
 
     def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.events.burst", *args],
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-4000:]
-        return done.stderr
+        return self.run_together(args)
+
+    def run_together(self, *commands: tuple[str, ...]) -> str:
+        """Runs burst.py commands as processes at the same time; their standard error."""
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.events.burst", *args],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for args in commands
+        ]
+        errors = ""
+        for process in started:
+            _, stderr = process.communicate(timeout=TIMEOUT)
+            assert process.returncode == 0, stderr[-4000:]
+            errors += stderr
+        return errors
 
     def start_worker(self) -> subprocess.Popen:
         worker = subprocess.Popen(
@@ -226,9 +236,13 @@ def assert_exactly_once_in_order(published, log):
 def test_a_burst_arrives_once_and_in_order_although_the_worker_is_killed(org, incidents, processes):
     ids = [str(incident.pk) for incident in incidents]
     first = processes.start_worker()
-    processes.run("burst", str(org.pk), str(CHANGES), *ids)
+    # Two publishers at once on the same incidents: one comments and moves, one comments.
+    processes.run_together(
+        ("burst", str(org.pk), str(CHANGES), *ids),
+        ("comments", str(org.pk), str(CHANGES), *ids),
+    )
     published = burst_events(org, incidents)
-    assert len(published) == INCIDENTS * CHANGES
+    assert len(published) == 2 * INCIDENTS * CHANGES
 
     wait_for(lambda: len(logged()) >= 10, processes, "the first deliveries")
     processes.kill(first)  # mid-delivery: messages in flight are neither run nor acked
