@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 ContextFunction = Callable[..., dict | None]
 
+# The slots pages offer.
+HOME = "home"  # the organization's home page: a card per app (request)
+INCIDENT = "incident"  # the incident page, below its details (request, incident)
+
 
 @dataclass(frozen=True)
 class Panel:

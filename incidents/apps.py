@@ -12,7 +12,7 @@ class IncidentsConfig(AppConfig):
         from tenancy.models import Organization
 
         roles.grant_incident_permissions()
-        slots.register("home", "incidents/_home_card.html", panels.home_card, order=10)
+        slots.register(slots.HOME, "incidents/_home_card.html", panels.home_card, order=10)
         post_save.connect(
             _organization_defaults, sender=Organization, dispatch_uid="incidents.defaults"
         )

@@ -16,19 +16,17 @@ from incidents.models import Incident
 from incidents.selectors import incidents_visible
 from tenancy.models import Role
 
-SLOT = "incident"
-
 __all__ = ["Panel", "home_card", "incident_panels", "register_incident_panel"]
 
 
 def register_incident_panel(template_name: str, context_function, *, order: int = 50) -> None:
     """Adds a panel to the incident page, below its details, lower ``order`` first."""
-    panels.register(SLOT, template_name, context_function, order=order)
+    panels.register(panels.INCIDENT, template_name, context_function, order=order)
 
 
 def incident_panels(request: HttpRequest, incident: Incident) -> list[Panel]:
     """The panels this request shows for the incident."""
-    return panels.collect(SLOT, request, incident)
+    return panels.collect(panels.INCIDENT, request, incident)
 
 
 def home_card(request) -> dict:

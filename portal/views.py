@@ -8,8 +8,6 @@ from tenancy import selectors, two_factor
 from tenancy.access import org_member_required
 from tenancy.models import Organization
 
-HOME = "home"
-
 
 @login_required
 def index(request):
@@ -36,4 +34,4 @@ def index(request):
 @org_member_required
 def home(request):
     """The organization's home: a card from each app that has something for this reader."""
-    return render(request, "portal/home.html", {"panels": panels.collect(HOME, request)})
+    return render(request, "portal/home.html", {"panels": panels.collect(panels.HOME, request)})

@@ -15,10 +15,10 @@ class TenancyConfig(AppConfig):
 
         roles.grant_tenancy_defaults()
         post_migrate.connect(rls.protect_after_migrate, dispatch_uid="tenancy.rls")
-        home.register("home", "tenancy/_home_teams.html", panels.teams_card, order=20)
-        home.register("home", "tenancy/_home_members.html", panels.members_card, order=30)
+        home.register(home.HOME, "tenancy/_home_teams.html", panels.teams_card, order=20)
+        home.register(home.HOME, "tenancy/_home_members.html", panels.members_card, order=30)
         home.register(
-            "home", "tenancy/_home_administration.html", panels.administration_card, order=90
+            home.HOME, "tenancy/_home_administration.html", panels.administration_card, order=90
         )
 
 
