@@ -417,3 +417,16 @@ def test_one_patch_locks_once_and_publishes_one_coherent_set(org, member, api_cl
     assert len(published(org)) == before + 5
     incident.refresh_from_db()
     assert incident.title == "Checkout fails"
+
+
+@pytest.mark.db_owner  # deleting an organization is the owner's (the audit log stays)
+def test_an_organizations_events_go_with_it(org, other_org, probe):
+    create(org), create(other_org)
+    [event] = published(org)
+    tasks.deliver(org.pk, event.pk, PROBE)
+    see(org, other_org)
+    org.delete()
+    see(other_org)
+    assert not Event.objects.unscoped().filter(organization_id=org.pk).exists()
+    assert not Delivery.objects.unscoped().filter(organization_id=org.pk).exists()
+    assert Event.objects.for_org(other_org).count() == 1
