@@ -22,32 +22,38 @@ from incidents.states import OPEN_STATES
 def open_incidents(organization_id: int, keys: Iterable[tuple[int, str]]) -> dict:
     """(integration id, dedup key) -> the open incident of its group, for these keys.
 
-    The incidents are locked (after the numbering lock, like every row ingestion
-    touches), so a person resolving one meanwhile is seen: a later trigger then opens a
-    new incident. Incidents are locked before their groups are read, the order in which
-    a person's change takes them too."""
+    The open groups are read, then their incidents locked (after the numbering lock,
+    like every row ingestion touches), so a person resolving one meanwhile is seen: a
+    later trigger then opens a new incident. A burst of new keys reads one index and
+    locks nothing."""
     keys = set(keys)
     if not keys:
         return {}
-    groups = AlertGroup.objects.for_org(organization_id).filter(
-        is_open=True,
-        integration_id__in={integration for integration, _ in keys},
-        dedup_key__in={key for _, key in keys},
+    groups = list(
+        AlertGroup.objects.for_org(organization_id)
+        .filter(
+            is_open=True,
+            integration_id__in={integration for integration, _ in keys},
+            dedup_key__in={key for _, key in keys},
+        )
+        .values_list("integration_id", "dedup_key", "incident_id")
     )
+    groups = [group for group in groups if group[:2] in keys]
+    if not groups:  # a burst of new keys: nothing to lock
+        return {}
+    # Reading a group takes no lock; whether its incident is still open is decided under
+    # the incident's lock (a person's change closes the group in the same transaction).
     incidents = (
         Incident.objects.for_org(organization_id)
-        .filter(pk__in=groups.values("incident_id"))
+        .filter(pk__in=[incident_id for *_, incident_id in groups])
         .select_for_update()
         .in_bulk()
     )
-    found = {}
-    for integration_id, dedup_key, incident_id in groups.filter(
-        incident_id__in=incidents.keys()
-    ).values_list("integration_id", "dedup_key", "incident_id"):
-        incident = incidents[incident_id]
-        if (integration_id, dedup_key) in keys and incident.is_open:
-            found[(integration_id, dedup_key)] = incident
-    return found
+    return {
+        (integration_id, dedup_key): incidents[incident_id]
+        for integration_id, dedup_key, incident_id in groups
+        if incident_id in incidents and incidents[incident_id].is_open
+    }
 
 
 def groups_open(*, organization_id: int, opened: dict[tuple[int, str], Incident]) -> None:
