@@ -84,7 +84,10 @@ def publish_many(events: list[Event]) -> None:
 @contextlib.contextmanager
 def collect():
     """Events published inside the block are written together when it ends, in the order
-    published; an exception discards them (its transaction is rolled back anyway)."""
+    published; an exception leaving the block discards them (its transaction is rolled
+    back anyway). The collected events know nothing of savepoints: code in the block that
+    catches a service's error relies on services publishing as their last step, so a
+    refused change has published nothing (alert ingestion's "a person moved it meanwhile")."""
     if _collected.get() is not None:  # an outer block writes them
         yield
         return
