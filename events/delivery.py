@@ -73,20 +73,28 @@ def deliver(organization_id: int, event_id: int, subscriber_name: str) -> tuple[
                 for event in due
             ]
         )
-        _complete(organization_id, [(event.pk, event.type) for event in due])
+        ran = [(event.pk, event.type) for event in due]
+        _complete(organization_id, ran, _seen(organization_id, [pk for pk, _ in ran]))
         return len(due), more
 
 
-def _complete(organization_id: int, events: list[tuple[int, str]]) -> list[int]:
-    """Marks complete those of the events every subscriber of their type has run for."""
+def _seen(organization_id: int, event_ids: list[int]) -> dict[int, set[str]]:
+    """Event id -> the subscribers that have run for it."""
     seen: dict[int, set[str]] = {}
     for event_id, subscriber in (
         Delivery.objects.for_org(organization_id)
-        .filter(event_id__in=[pk for pk, _ in events])
+        .filter(event_id__in=event_ids)
         .values_list("event_id", "subscriber")
     ):
         seen.setdefault(event_id, set()).add(subscriber)
-    done = [pk for pk, kind in events if set(subscribers_of(kind)) <= seen.get(pk, set())]
+    return seen
+
+
+def _complete(
+    organization_id: int, events: list[tuple[int, str]], seen: dict[int, set[str]]
+) -> set[int]:
+    """Marks complete those of the events every subscriber of their type has run for."""
+    done = {pk for pk, kind in events if set(subscribers_of(kind)) <= seen.get(pk, set())}
     Event.objects.for_org(organization_id).filter(pk__in=done).update(completed_at=timezone.now())
     return done
 
@@ -117,14 +125,8 @@ def lost_deliveries(organization_id: int) -> list[tuple[int, int, str]]:
             if not page:
                 break
             last = page[-1][0]
-            done = set(_complete(organization_id, [(pk, kind) for pk, kind, *_ in page]))
-            seen: dict[int, set[str]] = {}
-            for event_id, subscriber in (
-                Delivery.objects.for_org(organization_id)
-                .filter(event_id__in=[pk for pk, *_ in page])
-                .values_list("event_id", "subscriber")
-            ):
-                seen.setdefault(event_id, set()).add(subscriber)
+            seen = _seen(organization_id, [pk for pk, *_ in page])
+            done = _complete(organization_id, [(pk, kind) for pk, kind, *_ in page], seen)
             for pk, kind, stream, times, at in page:
                 if pk in done:
                     continue

@@ -16,8 +16,13 @@ from tenancy.models import Organization, TenantModel
 
 
 def _organization() -> models.ForeignKey:
+    # No index of its own either: every index of these tables leads with it already.
     return models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
 
 
