@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextvars
 import json
 
+from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
 from alerts import kinds, services
-from alerts.models import Alert, ChangeEvent, Integration
+from alerts.models import Alert, ChangeEvent, Integration, SeverityMap
+from alerts.severities import validate_severity_map
 from tenancy.admin_base import ReadOnlyTenantAdmin, TenantAdmin
 
 INTEGRATION_FIELDS = ["name", "is_active", "rate_limit_per_minute"]
@@ -22,6 +24,17 @@ def _pretty(value) -> str:
     return format_html(
         '<pre style="white-space: pre-wrap; margin: 0">{}</pre>',
         json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True),
+    )
+
+
+def severity_map_form_field() -> forms.JSONField:
+    """A service's ``alert_severity_map`` on its admin page."""
+    return forms.JSONField(
+        required=False,
+        initial=dict,
+        validators=[validate_severity_map],
+        label="Alert severity map",
+        help_text=SeverityMap._meta.get_field("levels").help_text,
     )
 
 

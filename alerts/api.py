@@ -7,6 +7,8 @@
 - ``incidents/<number>/alerts/``: the alerts grouped on an incident, newest first, for
   everyone who sees the incident; reporters, who see no alerts, get 404.
 - ``services/<service>/changes/``: the service's change events (deploys), newest first.
+- ``alert_severity_map`` on ``services/<service>/``: the service's severity map, read and
+  changed with the service's own fields (:mod:`core.extensions`).
 
 Another organization's service, integration or incident answers 404, like one that does
 not exist.
@@ -24,6 +26,8 @@ from rest_framework.routers import SimpleRouter
 
 from alerts import kinds, services
 from alerts.models import Alert, ChangeEvent, Integration
+from alerts.severities import overrides_of, validate_severity_map
+from incidents.api.fields import JSONField
 from incidents.api.views import NUMBER, IncidentChildMixin
 from incidents.models import Service
 from tenancy.api.base import OrganizationScopedMixin
@@ -123,6 +127,22 @@ class ChangeEventSerializer(serializers.ModelSerializer):
             "received_at",
         ]
         read_only_fields = fields
+
+
+class SeverityMapField(JSONField):
+    """A service's ``alert_severity_map``, kept by :class:`alerts.models.SeverityMap`."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "Alert severity -> the new incident's impact, urgency and severity, over the "
+            'defaults, e.g. {"warning": {"impact": 1, "urgency": 2}}.',
+        )
+        super().__init__(validators=[validate_severity_map], **kwargs)
+
+    def get_attribute(self, service):
+        return overrides_of(service)
 
 
 # --- views --------------------------------------------------------------------------------

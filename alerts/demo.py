@@ -34,6 +34,8 @@ INTEGRATIONS = {
         ("fleet-tracking", "Datadog", Kind.PAGERDUTY),
     ],
 }
+# Payments' warnings cost money by the minute: they page as SEV2 with high urgency.
+SEVERITY_MAPS = {"acme": {"payments": {"warning": {"urgency": 1, "severity": "sev2"}}}}
 
 
 def _iso(moment) -> str:
@@ -290,6 +292,11 @@ def seed(*, organization, users, stdout) -> None:
             integrations[(slug, name)] = services.integration_create(
                 organization=organization, actor=None, service=catalog[slug], kind=kind, name=name
             )
+        for slug, levels in SEVERITY_MAPS.get(organization.slug, {}).items():
+            if slug in catalog:
+                services.severity_map_set(
+                    organization=organization, actor=None, service=catalog[slug], value=levels
+                )
         if len(integrations) == len(specs):
             TRAFFIC[organization.slug](integrations, timezone.now())
         alerts = Alert.objects.for_org(organization).count()

@@ -14,6 +14,7 @@ import secrets
 from django.db import models
 from django.utils.timezone import now
 
+from alerts.severities import validate_severity_map
 from core.text import LineField
 from incidents.models import Incident, Service
 from tenancy.models import TenantModel
@@ -191,3 +192,24 @@ class ChangeEvent(TenantModel):
 
     def __str__(self):
         return self.summary
+
+
+class SeverityMap(TenantModel):
+    """How alerts of each severity set up the incidents they open on one service, over
+    :data:`alerts.severities.DEFAULT_SEVERITY_MAP`; a service without one uses those.
+    Shown and changed with the service, as its ``alert_severity_map``."""
+
+    service = models.OneToOneField(
+        Service, on_delete=models.CASCADE, primary_key=True, related_name="severity_map"
+    )
+    levels = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_severity_map],
+        help_text="How an alert's severity (critical, error, warning, info) sets a new "
+        'incident\'s impact, urgency and severity, e.g. {"warning": {"impact": 2, '
+        '"urgency": 2, "severity": "sev3"}}; severities left out keep the defaults.',
+    )
+
+    def __str__(self):
+        return f"Alert severities of {self.service}"

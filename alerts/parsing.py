@@ -17,49 +17,12 @@ from django.utils.dateparse import parse_datetime
 
 from alerts.models import Alert
 from core.text import strip_bidi_controls
-from incidents.models import ALERT_SEVERITIES, Level, Severity, plausible_time
+from incidents.models import plausible_time
 
 MAX_BODY_BYTES = 512 * 1024
 DEDUP_KEY_MAX = 255
 SUMMARY_MAX = 1024
 TITLE_MAX = 200
-
-SEVERITIES = ALERT_SEVERITIES
-# Words other tools use for the four severities (lower case).
-SEVERITY_ALIASES = {
-    "critical": "critical",
-    "crit": "critical",
-    "fatal": "critical",
-    "emergency": "critical",
-    "disaster": "critical",
-    "page": "critical",
-    "p1": "critical",
-    "error": "error",
-    "err": "error",
-    "high": "error",
-    "major": "error",
-    "p2": "error",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "average": "warning",
-    "minor": "warning",
-    "p3": "warning",
-    "info": "info",
-    "informational": "info",
-    "low": "info",
-    "none": "info",
-    "p4": "info",
-    "p5": "info",
-}
-# A new incident's impact, urgency and severity per alert severity; a service may override
-# any of them in ``Service.alert_severity_map``.
-DEFAULT_SEVERITY_MAP = {
-    "critical": {"impact": Level.HIGH, "urgency": Level.HIGH, "severity": Severity.SEV1},
-    "error": {"impact": Level.MEDIUM, "urgency": Level.HIGH, "severity": Severity.SEV2},
-    "warning": {"impact": Level.MEDIUM, "urgency": Level.MEDIUM, "severity": Severity.SEV3},
-    "info": {"impact": Level.LOW, "urgency": Level.LOW, "severity": Severity.SEV4},
-}
 
 
 class InvalidEvent(Exception):
@@ -88,22 +51,6 @@ class Event:
             raise ValueError(self.action)
         self.summary = self.summary[:SUMMARY_MAX]
         self.title = (one_line(self.title) or one_line(self.summary))[:TITLE_MAX]
-
-
-def normalize_severity(value: Any, default: str = "warning") -> str:
-    if not isinstance(value, str):
-        return default
-    return SEVERITY_ALIASES.get(value.strip().lower(), default)
-
-
-def incident_fields(service, severity: str) -> dict[str, Any]:
-    """impact, urgency and severity for an incident an alert of this severity opens: the
-    defaults, with the service's ``alert_severity_map`` (validated when saved) over them."""
-    fields = dict(DEFAULT_SEVERITY_MAP[severity])
-    overrides = service.alert_severity_map
-    if isinstance(overrides, dict) and isinstance(overrides.get(severity), dict):
-        fields.update(overrides[severity])
-    return fields
 
 
 def one_line(text: str) -> str:

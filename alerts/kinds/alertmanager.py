@@ -23,10 +23,10 @@ from alerts.parsing import (
     details_markdown,
     json_object,
     links_markdown,
-    normalize_severity,
     parse_timestamp,
     text,
 )
+from alerts.severities import normalize_severity
 
 
 def _labels(value: Any, name: str, errors: list[str]) -> dict[str, str]:

@@ -15,7 +15,6 @@ from alerts.kinds.base import Example, IntegrationKind, Setup, absolute_url, cur
 from alerts.models import Integration
 from alerts.parsing import (
     DEDUP_KEY_MAX,
-    SEVERITIES,
     Event,
     InvalidEvent,
     description,
@@ -26,6 +25,7 @@ from alerts.parsing import (
     parse_timestamp,
     text,
 )
+from alerts.severities import SEVERITIES
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 

@@ -25,6 +25,7 @@ from alerts.services.integrations import (
     integration_regenerate_key,
     integration_update,
 )
+from alerts.services.severity_maps import severity_map_set
 
 __all__ = [
     "INTEGRATION_FIELDS",
@@ -44,5 +45,6 @@ __all__ = [
     "integration_update",
     "record_change",
     "results",
+    "severity_map_set",
     "store",
 ]

@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 
 from alerts import events, groups
 from alerts.models import Alert, Integration
-from alerts.parsing import incident_fields
+from alerts.severities import incident_fields
 from core.errors import DomainError
 from events import bus
 from incidents import services as incident_services
@@ -124,7 +124,7 @@ def _pending(organization_id: int, limit: int, pk: int | None = None) -> list[Al
         alerts = alerts.filter(pk=pk)
     alerts = list(alerts.only(*_APPLY_FIELDS).order_by("id")[:limit])
     integrations = Integration.objects.for_org(organization_id).select_related(
-        "service", "organization"
+        "service__severity_map", "organization"
     )
     by_id = integrations.in_bulk({alert.integration_id for alert in alerts})
     for alert in alerts:

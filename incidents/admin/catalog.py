@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from core import extensions
 from incidents import services
 from incidents.models import Category, PriorityRule, Service
 from tenancy.admin_base import TenantAdmin
@@ -14,6 +15,12 @@ class ServiceAdmin(TenantAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["organization", "team"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The service's fields and, after them, the settings other apps keep with it."""
+        declared = extensions.form_fields(Service, obj)
+        kwargs["form"] = type("ServiceForm", (self.form,), declared)
+        return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
         """Through the same services as the portal and the API: their checks, their audit."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rest_framework import mixins, serializers, viewsets
 
+from core import extensions
 from incidents import services
-from incidents.api.fields import JSONField, narrow_to_organization, slug_field, text_field
-from incidents.models import Category, Service, validate_alert_severity_map
+from incidents.api.fields import narrow_to_organization, slug_field, text_field
+from incidents.models import Category, Service
 from tenancy.api.base import OrganizationScopedMixin
 from tenancy.models import Team
 
@@ -15,12 +16,6 @@ class ServiceSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=50)
     description = text_field()
     team = slug_field(Team, help_text="Slug of the team that owns the service.")
-    alert_severity_map = JSONField(
-        required=False,
-        validators=[validate_alert_severity_map],
-        help_text="Alert severity -> the new incident's impact, urgency and severity, over the "
-        'defaults, e.g. {"warning": {"impact": 1, "urgency": 2}}.',
-    )
 
     class Meta:
         model = Service
@@ -30,7 +25,6 @@ class ServiceSerializer(serializers.ModelSerializer):
             "description",
             "team",
             "status",
-            "alert_severity_map",
             "created_at",
         ]
         read_only_fields = ["created_at"]
@@ -38,6 +32,14 @@ class ServiceSerializer(serializers.ModelSerializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         narrow_to_organization(self)
+
+    def get_fields(self):
+        """The service's own fields, then the settings other apps keep with it."""
+        fields = super().get_fields()
+        created_at = fields.pop("created_at")
+        fields.update(extensions.api_fields(Service))
+        fields["created_at"] = created_at
+        return fields
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -58,7 +60,9 @@ class ServiceViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Service.objects.none()
-        return Service.objects.for_org(self.organization).select_related("team")
+        return Service.objects.for_org(self.organization).select_related(
+            "team", *extensions.related(Service)
+        )
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "organization": self.organization}

@@ -4,7 +4,6 @@ import secrets
 
 import django.db.models.deletion
 import django.utils.timezone
-import incidents.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -26,7 +25,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='service',
             name='alert_severity_map',
-            field=models.JSONField(blank=True, default=dict, help_text='How an alert\'s severity (critical, error, warning, info) sets a new incident\'s impact, urgency and severity, e.g. {"warning": {"impact": 2, "urgency": 2, "severity": "sev3"}}; severities left out keep the defaults.', validators=[incidents.models.validate_alert_severity_map]),
+            field=models.JSONField(blank=True, default=dict, help_text='How an alert\'s severity (critical, error, warning, info) sets a new incident\'s impact, urgency and severity, e.g. {"warning": {"impact": 2, "urgency": 2, "severity": "sev3"}}; severities left out keep the defaults.'),
         ),
         migrations.CreateModel(
             name='Integration',

@@ -19,11 +19,9 @@ from incidents.models.attachments import (
     cut_to_bytes,
 )
 from incidents.models.catalog import (
-    ALERT_SEVERITIES,
     Category,
     PriorityRule,
     Service,
-    validate_alert_severity_map,
 )
 from incidents.models.closure import IncidentSettings
 from incidents.models.common import (
@@ -41,7 +39,6 @@ from incidents.models.saved_views import SavedView
 from incidents.models.sla import BusinessHours, SlaTarget
 
 __all__ = [
-    "ALERT_SEVERITIES",
     "CLOCK_SKEW",
     "EARLIEST_TIME",
     "STORED_NAME_MAX_BYTES",
@@ -65,5 +62,4 @@ __all__ = [
     "cut_to_bytes",
     "person_field",
     "plausible_time",
-    "validate_alert_severity_map",
 ]

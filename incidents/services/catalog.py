@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from core import extensions
 from core.errors import Conflict
 from incidents import priority as priority_defaults
 from incidents.models import Category, PriorityRule, Service
@@ -61,11 +62,14 @@ def priority_matrix(organization) -> dict[tuple[int, int], int]:
 
 @rls.in_tenant
 def service_create(*, organization, actor, slug: str, name: str, **fields) -> Service:
+    """``fields`` may hold the settings other apps keep (:mod:`core.extensions`)."""
     check_same_organization(organization, team=fields.get("team"))
+    settings = extensions.split(Service, fields)
     if Service.objects.for_org(organization).filter(slug=slug).exists():
         raise Conflict(f"A service with slug {slug!r} exists already.", field="slug")
     service = Service.objects.create(organization=organization, slug=slug, name=name, **fields)
     audit.record(organization=organization, actor=actor, action="service.created", target=service)
+    extensions.write(Service, settings, organization=organization, actor=actor, target=service)
     return service
 
 
@@ -74,11 +78,16 @@ SERVICE_FIELDS = ("slug", "name", "description", "team", "status")
 
 @rls.in_tenant
 def service_update(*, organization, actor, service: Service, **changes) -> Service:
+    """``changes`` may hold the settings other apps keep (:mod:`core.extensions`)."""
     check_same_organization(organization, team=changes.get("team"))
-    conflict = Conflict("A service with that slug exists already.", field="slug")
-    return audit.save_changes(
-        service, changes, organization=organization, actor=actor, conflict=conflict
-    )
+    settings = extensions.split(Service, changes)
+    if changes:
+        conflict = Conflict("A service with that slug exists already.", field="slug")
+        audit.save_changes(
+            service, changes, organization=organization, actor=actor, conflict=conflict
+        )
+    extensions.write(Service, settings, organization=organization, actor=actor, target=service)
+    return service
 
 
 @rls.in_tenant

@@ -16,7 +16,7 @@ import pagerduty
 import pytest
 
 from alerts.models import Alert, ChangeEvent, Integration
-from alerts.parsing import DEFAULT_SEVERITY_MAP
+from alerts.severities import DEFAULT_SEVERITY_MAP
 from incidents.models import Incident, Priority, Severity, TimelineEntry
 from incidents.priority import DEFAULT_MATRIX
 from incidents.states import Status

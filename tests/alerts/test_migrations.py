@@ -7,6 +7,8 @@ opened them, open and closed), and migrated forward again, as the owner runs mig
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
@@ -45,15 +47,21 @@ def _policies(*tables):
     )
 
 
-@pytest.fixture
-def old_apps():
-    """The models as they were before the move; the schema comes forward again after."""
-    executor = _migrate(BEFORE)
+@contextlib.contextmanager
+def migrated_back(targets):
+    """The models as they were at ``targets``; the schema comes forward again after."""
+    executor = _migrate(targets)
     try:
-        yield executor.loader.project_state(BEFORE).apps
+        yield executor.loader.project_state(targets).apps
     finally:
         _migrate(_leaves())
         rls.protect_tables(rls.tenant_tables())  # what migrate's post_migrate does
+
+
+@pytest.fixture
+def old_apps():
+    with migrated_back(BEFORE) as apps:
+        yield apps
 
 
 def _fill(apps) -> dict:

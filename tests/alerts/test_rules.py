@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from alerts.models import Alert, ChangeEvent, Integration
-from alerts.parsing import DEFAULT_SEVERITY_MAP
+from alerts.models import Alert, ChangeEvent, Integration, SeverityMap
+from alerts.severities import DEFAULT_SEVERITY_MAP
 from incidents.models import Incident, TimelineEntry
 from tenancy.models import Role
 from tests.conftest import see
@@ -200,8 +200,11 @@ def test_default_severity_map(client, integration, severity, expected):
 def test_per_service_severity_override(client, integration):
     pd = integration(Kind.PAGERDUTY)
     service = pd.service
-    service.alert_severity_map = {"warning": {"impact": 1, "severity": "sev2"}}
-    service.save()
+    SeverityMap.objects.create(
+        organization=service.organization,
+        service=service,
+        levels={"warning": {"impact": 1, "severity": "sev2"}},
+    )
 
     warning = _pd_trigger(pd.key) | {"dedup_key": "w"}
     warning["payload"] = warning["payload"] | {"severity": "warning"}
@@ -220,8 +223,11 @@ def test_per_service_severity_override(client, integration):
 
 def test_the_override_applies_to_its_own_service_only(client, integration):
     overridden = integration(Kind.GENERIC)
-    overridden.service.alert_severity_map = {"info": {"urgency": 1}}
-    overridden.service.save()
+    SeverityMap.objects.create(
+        organization=overridden.organization,
+        service=overridden.service,
+        levels={"info": {"urgency": 1}},
+    )
     plain = integration(Kind.GENERIC)
 
     for item in (overridden, plain):

@@ -73,8 +73,12 @@ def two_tenants(org, other_org, member, api_key_for):
     from incidents.services import saved_views
 
     for organization in (org, other_org):
-        service = incident_services.service_create(
-            organization=organization, actor=None, slug="web", name="Web"
+        service = incident_services.service_create(  # with alerts' severity map
+            organization=organization,
+            actor=None,
+            slug="web",
+            name="Web",
+            alert_severity_map={"info": {"urgency": 2}},
         )
         incident = incident_services.incident_create(
             organization=organization, actor=None, title="Down", service=service
