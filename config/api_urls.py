@@ -7,4 +7,5 @@ urlpatterns = [
     path("orgs/<slug:org>/", include("incidents.api.urls")),
     path("orgs/<slug:org>/", include("alerts.api")),  # Integrations, alerts, change events
     path("orgs/<slug:org>/", include("reviews.api.urls")),  # Post-incident reviews
+    path("orgs/<slug:org>/", include("oncall.api.urls")),  # Schedules, policies, pages
 ]

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "incidents",
     "alerts",
     "reviews",
+    "oncall",
     "django_ratelimit",
     "runbooks",
     "notifications",

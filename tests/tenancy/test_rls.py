@@ -124,7 +124,45 @@ def two_tenants(org, other_org, member, api_key_for):
         # Events: the incident's changes published some; a subscriber ran for the first.
         event = Event.objects.for_org(organization).order_by("pk").first()
         Delivery.objects.create(organization=organization, event=event, subscriber="rls")
+        _oncall_of(organization, service=service, team=team, user=user, incident=incident)
     return org, other_org
+
+
+def _oncall_of(organization, *, service, team, user, incident):
+    """A schedule (layer, participant, override, swap), a policy (step, target) used by
+    the service and the team, and an escalation with a page."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from oncall import models as oncall
+
+    with transaction.atomic():
+        rls.add_tenant(organization.pk)
+        tenant = {"organization": organization}
+        schedule = oncall.Schedule.objects.create(**tenant, name="Primary")
+        layer = oncall.Layer.objects.create(
+            **tenant, schedule=schedule, name="Weekly", rotation_start=date(2026, 1, 5)
+        )
+        oncall.Participant.objects.create(**tenant, layer=layer, user=user, position=0)
+        start = timezone.now()
+        oncall.Override.objects.create(
+            **tenant, schedule=schedule, user=user, start=start, end=start + timedelta(hours=1)
+        )
+        oncall.Swap.objects.create(
+            **tenant, schedule=schedule, offered_by=user, start=start, end=start + timedelta(1)
+        )
+        policy = oncall.EscalationPolicy.objects.create(**tenant, name="Default")
+        step = oncall.Step.objects.create(**tenant, policy=policy, position=0)
+        oncall.StepTarget.objects.create(**tenant, step=step, schedule=schedule)
+        oncall.ServicePolicy.objects.create(**tenant, service=service, policy=policy)
+        oncall.TeamPolicy.objects.create(**tenant, team=team, policy=policy)
+        escalation = oncall.Escalation.objects.create(
+            **tenant, incident=incident, policy=policy, snapshot={}, state="resolved"
+        )
+        oncall.Page.objects.create(
+            **tenant, incident=incident, escalation=escalation, step=0, repeat=0, recipient=user
+        )
 
 
 def _alerts_of(service):

@@ -1,0 +1,1 @@
+"""Escalations in the admin."""

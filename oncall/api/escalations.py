@@ -1,0 +1,3 @@
+"""Escalations in the API."""
+
+urlpatterns: list = []

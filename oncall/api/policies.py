@@ -1,0 +1,3 @@
+"""Policies in the API."""
+
+urlpatterns: list = []

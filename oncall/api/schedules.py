@@ -1,0 +1,3 @@
+"""Schedules in the API."""
+
+urlpatterns: list = []
