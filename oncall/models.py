@@ -85,7 +85,9 @@ class Layer(TenantModel):
     class Meta:
         ordering = ["schedule", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["schedule", "position"], name="layer_position")
+            models.UniqueConstraint(
+                fields=["organization", "schedule", "position"], name="layer_position"
+            )
         ]
 
     def __str__(self):
@@ -102,7 +104,9 @@ class Participant(TenantModel):
     class Meta:
         ordering = ["layer", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["layer", "position"], name="participant_position")
+            models.UniqueConstraint(
+                fields=["organization", "layer", "position"], name="participant_position"
+            )
         ]
 
     def __str__(self):
@@ -126,7 +130,9 @@ class Override(TenantModel):
                 condition=models.Q(end__gt=models.F("start")), name="override_span"
             )
         ]
-        indexes = [models.Index(fields=["schedule", "end"], name="override_schedule_end")]
+        indexes = [
+            models.Index(fields=["organization", "schedule", "end"], name="override_schedule_end")
+        ]
 
     def __str__(self):
         return f"{self.user} {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
@@ -204,7 +210,11 @@ class Step(TenantModel):
     class Meta:
         verbose_name = "escalation step"
         ordering = ["policy", "position"]
-        constraints = [models.UniqueConstraint(fields=["policy", "position"], name="step_position")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "policy", "position"], name="step_position"
+            )
+        ]
 
     def __str__(self):
         return f"{self.policy} – step {self.position + 1}"
@@ -297,7 +307,7 @@ class Escalation(TenantModel):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["incident"],
+                fields=["organization", "incident"],
                 condition=models.Q(state="active"),
                 name="escalation_one_active",
             )
@@ -341,7 +351,7 @@ class Page(TenantModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["escalation", "step", "repeat", "recipient"],
+                fields=["organization", "escalation", "step", "repeat", "recipient"],
                 condition=models.Q(escalation__isnull=False),
                 name="page_once_per_step",
             )
