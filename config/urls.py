@@ -48,6 +48,7 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("reviews.views")),  # Post-incident reviews
     path("", include("alerts.portal")),  # Services pages: health, changes, integrations
+    path("", include("oncall.portal")),  # Who is on call, schedules
 ]
 
 # Styled pages for people, JSON for the API and ingestion (core/error_pages.py).

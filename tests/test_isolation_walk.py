@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 # Namespaces of the portal's pages (session login), as opposed to the API's routes.
-PORTAL_NAMESPACES = ("portal:", "incidents:", "reviews:", "services:")
+PORTAL_NAMESPACES = ("portal:", "incidents:", "reviews:", "services:", "oncall:")
 # Identifiers that exist nowhere; an integer where the route converts to one.
 MISSING = {
     "number": "999999",
@@ -33,6 +33,7 @@ MISSING = {
     "view": "999999",
     "integration": "999999",
     "invitation": "999999",
+    "schedule": "999999",
 }
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen); tests/incidents/test_closure.py walks them across organizations.
@@ -100,6 +101,7 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
     invitation = services.invitation_create(  # Invitations
         organization=other_org, actor=user, email="secret-invitee@example.com"
     )
+    schedule = _secret_schedule(other_org, user)  # On-call schedules
     return {
         "org": other_org.slug,
         "slug": "secret",
@@ -114,7 +116,22 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "service": "secret",  # Services pages
         "integration": str(integration.pk),
         "invitation": str(invitation.pk),
+        "schedule": str(schedule.pk),
     }
+
+
+def _secret_schedule(organization, user):
+    from datetime import date
+
+    from oncall.models import Layer, Participant, Schedule
+
+    with rls.tenant_context(organization.pk):
+        schedule = Schedule.objects.create(organization=organization, name="Secret rota")
+        layer = Layer.objects.create(
+            organization=organization, schedule=schedule, name="Secret", rotation_start=date.today()
+        )
+        Participant.objects.create(organization=organization, layer=layer, user=user, position=0)
+    return schedule
 
 
 def foreign_body(values):
