@@ -1,0 +1,109 @@
+"""What a policy would do if an incident started at a given moment: for every repeat and
+step, when it would page and whom.
+
+Steps page one after the other, each ``delay_minutes`` after the previous one, and the
+whole list again ``repeat`` more times, so the timeline is exact as long as nobody
+acknowledges. Whom a step pages is resolved at the moment it pages: a schedule may hand
+over between the first step and the last.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ObjectDoesNotExist
+
+from incidents.models import Service
+from oncall.models import EscalationPolicy, ServicePolicy, Step, StepTarget
+from tenancy.models import TeamMembership
+
+
+@dataclass
+class Entry:
+    repeat: int
+    step: int
+    at: datetime
+    users: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+
+
+def policy_for_service(*, organization, service: Service) -> EscalationPolicy | None:
+    """The policy that pages for the service's incidents: its own, else its team's."""
+    link = (
+        ServicePolicy.objects.for_org(organization)
+        .filter(service=service)
+        .select_related("policy")
+        .first()
+    )
+    if link is not None:
+        return link.policy
+    if service.team_id is None:
+        return None
+    try:
+        return service.team.escalation.policy
+    except ObjectDoesNotExist:
+        return None
+
+
+def label(target: StepTarget) -> str:
+    if target.user_id:
+        return f"user {target.user.username}"
+    if target.team_id:
+        return f"team {target.team.slug}"
+    return f"schedule {target.schedule.name}"
+
+
+class _People:
+    """Who a step's targets name at a moment. Teams are read once for the whole timeline;
+    a schedule names nobody here until the schedules' rotations can be asked who is on
+    call at a moment (``oncall.targets.people``)."""
+
+    def __init__(self, organization, steps: list[Step]):
+        self.organization = organization
+        team_ids = {t.team_id for step in steps for t in step.targets.all() if t.team_id}
+        self.members = defaultdict(list)
+        memberships = (
+            TeamMembership.objects.for_org(organization)
+            .filter(team_id__in=team_ids, user__memberships__organization=organization)
+            .select_related("user")
+            .order_by("user__username")
+        )
+        for membership in memberships:
+            self.members[membership.team_id].append(membership.user)
+
+    def of(self, target: StepTarget, at: datetime) -> list:
+        if target.user_id:
+            return [target.user]
+        if target.team_id:
+            return self.members[target.team_id]
+        return []
+
+
+def timeline(*, organization, policy: EscalationPolicy, at: datetime) -> list[Entry]:
+    """Every page the policy would send from ``at``, in order; a round-robin step shows
+    the one person whose turn it is."""
+    steps = list(
+        policy.steps.order_by("position").prefetch_related(
+            "targets__user", "targets__team", "targets__schedule"
+        )
+    )
+    people = _People(organization, steps)
+    entries = []
+    moment = at
+    for repeat in range(policy.repeat + 1):
+        for index, step in enumerate(steps):
+            targets = list(step.targets.all())
+            users = []
+            for target in targets:
+                for user in people.of(target, moment):
+                    if user.username not in users:
+                        users.append(user.username)
+            if step.round_robin and users:
+                users = [users[step.round_robin_next % len(users)]]
+            entries.append(
+                Entry(repeat, index, moment, users, [label(target) for target in targets])
+            )
+            moment += timedelta(minutes=step.delay_minutes)
+    return entries
