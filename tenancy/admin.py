@@ -1,6 +1,7 @@
 """The admin of organizations, members, invitations, teams, API keys and the audit log.
 
-The base every tenant-owned model's admin builds on is in ``tenancy/admin_base.py``.
+The base every tenant-owned model's admin builds on is in ``tenancy/admin_base.py``; teams
+are in ``tenancy/admin_teams.py``.
 """
 
 from __future__ import annotations
@@ -8,17 +9,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
 
 from core.errors import DomainError
-from tenancy import audit, services
+from tenancy import admin_teams, audit, services
 from tenancy.admin_base import (
     ReadOnlyTenantAdmin,
     TenantAdmin,
-    TenantInline,
-    TenantInlineFormSet,
     form_changes,
     only_organizations,
     organizations_where,
@@ -31,11 +29,10 @@ from tenancy.models import (
     Membership,
     Organization,
     Role,
-    Team,
-    TeamMembership,
 )
 
 User = get_user_model()
+__all__ = ["admin_teams"]
 
 
 @admin.register(Organization)
@@ -367,48 +364,6 @@ class InvitationAdmin(TenantAdmin):
             perm="tenancy.delete_invitation",
             done="Revoked",
         )
-
-
-class TeamMembershipFormSet(TenantInlineFormSet):
-    def clean(self):
-        super().clean()
-        organization_id = self.instance.organization_id
-        seen = set()
-        for form in self.forms:
-            user = form.cleaned_data.get("user") if hasattr(form, "cleaned_data") else None
-            if user is None or form.cleaned_data.get("DELETE"):
-                continue
-            if user.pk in seen:
-                form.add_error("user", "This person is in the team already.")
-            seen.add(user.pk)
-            if not Membership.objects.filter(organization_id=organization_id, user=user).exists():
-                form.add_error("user", "Only members of the organization can join its teams.")
-
-
-class TeamMembershipInline(TenantInline):
-    model = TeamMembership
-    formset = TeamMembershipFormSet
-    fields = ["user", "role"]
-
-
-@admin.register(Team)
-class TeamAdmin(TenantAdmin):
-    list_display = ["name", "slug", "organization", "member_count"]
-    search_fields = ["name", "slug", "description"]
-    prepopulated_fields = {"slug": ["name"]}
-    inlines = [TeamMembershipInline]
-
-    @admin.display(description="Members", ordering="_members")
-    def member_count(self, obj):
-        return obj._members
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_members=Count("memberships"))
-
-    def save_formset(self, request, form, formset, change):
-        for inline_form in formset.forms:
-            inline_form.instance.organization_id = form.instance.organization_id
-        super().save_formset(request, form, formset, change)
 
 
 @admin.register(ApiKey)

@@ -3,6 +3,7 @@ from collections.abc import Mapping
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from core import extensions
 from tenancy.models import (
     AuditEvent,
     Invitation,
@@ -57,6 +58,14 @@ class TeamSerializer(serializers.ModelSerializer):
         model = Team
         fields = ["slug", "name", "description", "members", "created_at"]
         read_only_fields = ["created_at"]
+
+    def get_fields(self):
+        """The team's own fields, then the settings other apps keep with it."""
+        fields = super().get_fields()
+        created_at = fields.pop("created_at")
+        fields.update(extensions.api_fields(Team))
+        fields["created_at"] = created_at
+        return fields
 
 
 class MemberSerializer(serializers.ModelSerializer):

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from core import extensions
 from core.api.filters import BoundedIsoDateTimeFilter
 from tenancy import selectors, services
 from tenancy.api.base import OrganizationScopedMixin
@@ -71,9 +72,13 @@ class TeamViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         members = TeamMembership.objects.for_org(self.organization).select_related("user")
         return (
             Team.objects.for_org(self.organization)
+            .select_related(*extensions.related(Team))
             .prefetch_related(Prefetch("memberships", queryset=members.order_by("user__username")))
             .distinct()
         )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "organization": self.organization}
 
     def perform_create(self, serializer):
         serializer.instance = services.team_create(

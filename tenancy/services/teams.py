@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
+from core import extensions
 from core.errors import Conflict, DomainError
 from tenancy import audit, rls
 from tenancy.models import (
@@ -24,7 +25,11 @@ TEAM_FIELDS = ["slug", "name", "description"]
 
 
 @rls.in_tenant
-def team_create(*, organization, actor, slug: str, name: str, description: str = "") -> Team:
+def team_create(
+    *, organization, actor, slug: str, name: str, description: str = "", **settings
+) -> Team:
+    """``settings`` are those other apps keep with a team (:mod:`core.extensions`)."""
+    settings = extensions.split(Team, settings)
     try:
         with transaction.atomic():
             team = Team.objects.create(
@@ -39,15 +44,19 @@ def team_create(*, organization, actor, slug: str, name: str, description: str =
         target=team,
         after=audit.snapshot(team, TEAM_FIELDS),
     )
+    extensions.write(Team, settings, organization=organization, actor=actor, target=team)
     return team
 
 
 @rls.in_tenant
 def team_update(*, organization, actor, team: Team, **changes) -> Team:
-    conflict = Conflict("A team with that slug exists already.", field="slug")
-    return audit.save_changes(
-        team, changes, organization=organization, actor=actor, conflict=conflict
-    )
+    """``changes`` may hold the settings other apps keep (:mod:`core.extensions`)."""
+    settings = extensions.split(Team, changes)
+    if changes:
+        conflict = Conflict("A team with that slug exists already.", field="slug")
+        audit.save_changes(team, changes, organization=organization, actor=actor, conflict=conflict)
+    extensions.write(Team, settings, organization=organization, actor=actor, target=team)
+    return team
 
 
 @rls.in_tenant
