@@ -3,8 +3,9 @@ step, when it would page and whom.
 
 Steps page one after the other, each ``delay_minutes`` after the previous one, and the
 whole list again ``repeat`` more times, so the timeline is exact as long as nobody
-acknowledges. Whom a step pages is resolved at the moment it pages: a schedule may hand
-over between the first step and the last.
+acknowledges. Whom a step pages is resolved at the moment it pages, as the engine resolves
+it: a person while a member, a team's members, whoever a schedule has on call then (a
+schedule may hand over between the first step and the last), active members only.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Prefetch
 
 from incidents.models import Service
-from oncall.models import EscalationPolicy, ServicePolicy, Step, StepTarget
-from tenancy.models import TeamMembership
+from oncall.models import EscalationPolicy, Schedule, ServicePolicy, Step, StepTarget
+from oncall.rotations import oncall_at, with_rotations
+from tenancy.models import Membership, TeamMembership
 
 
 @dataclass
@@ -56,37 +59,46 @@ def label(target: StepTarget) -> str:
 
 
 class _People:
-    """Who a step's targets name at a moment. Teams are read once for the whole timeline;
-    a schedule names nobody here until the schedules' rotations can be asked who is on
-    call at a moment (``oncall.targets.people``)."""
+    """Who a step's targets name at a moment, from what was read once for the whole
+    timeline: the organization's active members, the teams' members and the schedules'
+    rotations."""
 
     def __init__(self, organization, steps: list[Step]):
-        self.organization = organization
+        self.members = set(
+            Membership.objects.for_org(organization)
+            .filter(user__is_active=True)
+            .values_list("user_id", flat=True)
+        )
         team_ids = {t.team_id for step in steps for t in step.targets.all() if t.team_id}
-        self.members = defaultdict(list)
+        self.teams = defaultdict(list)
         memberships = (
             TeamMembership.objects.for_org(organization)
-            .filter(team_id__in=team_ids, user__memberships__organization=organization)
+            .filter(team_id__in=team_ids)
             .select_related("user")
             .order_by("user__username")
         )
         for membership in memberships:
-            self.members[membership.team_id].append(membership.user)
+            self.teams[membership.team_id].append(membership.user)
 
     def of(self, target: StepTarget, at: datetime) -> list:
         if target.user_id:
-            return [target.user]
-        if target.team_id:
-            return self.members[target.team_id]
-        return []
+            users = [target.user]
+        elif target.team_id:
+            users = self.teams[target.team_id]
+        else:
+            users = oncall_at(target.schedule, at).users
+        return [user for user in users if user.pk in self.members]
 
 
 def timeline(*, organization, policy: EscalationPolicy, at: datetime) -> list[Entry]:
     """Every page the policy would send from ``at``, in order; a round-robin step shows
     the one person whose turn it is."""
+    schedules = with_rotations(Schedule.objects.for_org(organization))
     steps = list(
         policy.steps.order_by("position").prefetch_related(
-            "targets__user", "targets__team", "targets__schedule"
+            "targets__user",
+            "targets__team",
+            Prefetch("targets__schedule", queryset=schedules),
         )
     )
     people = _People(organization, steps)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from django.urls import reverse
 
 from incidents import services as incident_services
+from oncall.models import Layer, Participant, Schedule
 from oncall.preview import timeline
 from oncall.services import policies
 from tenancy import services
@@ -118,3 +119,31 @@ def test_another_organization_gets_404(org, other_org, policy, member, api_clien
 
 def test_reporters_cannot_preview(org, policy, member, api_client_for):
     assert api_client_for(member(Role.REPORTER)).get(url(org, policy.pk)).status_code == 403
+
+
+def test_a_schedule_pages_whoever_is_on_call_when_the_step_pages(org, people):
+    schedule = Schedule.objects.create(organization=org, name="Primary", time_zone="UTC")
+    layer = Layer.objects.create(
+        organization=org,
+        schedule=schedule,
+        name="Days",
+        rotation_start=date(2026, 1, 1),
+        handoff_time=time(9),
+        shift_length=1,
+        shift_unit=Layer.Unit.DAYS,
+    )
+    for position, user in enumerate(people[:2]):
+        Participant.objects.create(organization=org, layer=layer, user=user, position=position)
+    policy = policies.policy_create(
+        organization=org,
+        actor=None,
+        name="Sched",
+        steps=[{"delay_minutes": 60, "schedules": [schedule.pk]}, {"schedules": [schedule.pk]}],
+    )
+    # 2026-01-01 09:00 starts alice's shift, 2026-01-02 09:00 bob's.
+    entries = timeline(organization=org, policy=policy, at=datetime(2026, 1, 2, 8, 30, tzinfo=UTC))
+    assert [(e.at.hour, e.at.minute, e.users) for e in entries] == [
+        (8, 30, ["alice"]),
+        (9, 30, ["bob"]),
+    ]
+    assert entries[0].targets == ["schedule Primary"]
