@@ -1,12 +1,14 @@
-"""Escalation policies in the API: ``escalation-policies/`` (+ ``<id>/preview/``), and the
-``escalation_policy`` field that services and teams show and take."""
+"""Escalation policies in the API: ``escalation-policies/`` (+ ``<id>/preview/``), the
+``escalation_policy`` field that services and teams show and take, and ``oncall-report/``."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC
+from datetime import UTC, timedelta
 
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
+from django.urls import path
 from django.utils.timezone import now
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -15,16 +17,19 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from rest_framework import serializers, viewsets
+from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from incidents.models import Service
-from oncall import preview
-from oncall.models import MAX_REPEAT, EscalationPolicy, ServicePolicy, TeamPolicy
+from oncall import preview, reports
+from oncall.models import MAX_REPEAT, EscalationPolicy, Schedule, ServicePolicy, TeamPolicy
 from oncall.services import policies as services
 from tenancy.api.base import OrganizationScopedMixin
+from tenancy.models import Team
+
+User = get_user_model()
 
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 
@@ -289,7 +294,97 @@ class EscalationPolicyViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         )
 
 
+class ReportQuerySerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    team = serializers.SlugField(max_length=50, required=False, help_text="A team's slug.")
+    user = serializers.CharField(max_length=150, required=False, help_text="A username.")
+
+    def validate(self, data):
+        start, end = data["start"], data["end"]
+        for name in ("start", "end"):
+            if not EARLIEST_YEAR <= data[name].astimezone(UTC).year <= LATEST_YEAR:
+                raise serializers.ValidationError(
+                    {name: f"Give a time between {EARLIEST_YEAR} and {LATEST_YEAR}."}
+                )
+        if end <= start:
+            raise serializers.ValidationError({"end": "The end comes after the start."})
+        if end - start > timedelta(days=reports.MAX_DAYS):
+            raise serializers.ValidationError(
+                {"end": f"A report covers at most {reports.MAX_DAYS} days."}
+            )
+        organization = self.context["organization"]
+        if "team" in data:
+            data["team"] = Team.objects.for_org(organization).filter(slug=data["team"]).first()
+            if data["team"] is None:
+                raise serializers.ValidationError({"team": "Not found."})
+        if "user" in data:
+            data["user"] = User.objects.filter(
+                username=data["user"], memberships__organization=organization
+            ).first()
+            if data["user"] is None:
+                raise serializers.ValidationError({"user": "Not found."})
+        return data
+
+
+REPORT_TOTALS = {
+    "hours_on_call": serializers.FloatField(),
+    "hours_at_night": serializers.FloatField(help_text="22:00-07:00 in the schedule's zone."),
+    "hours_on_weekends": serializers.FloatField(),
+    "pages": serializers.IntegerField(),
+    "pages_outside_working_hours": serializers.IntegerField(
+        help_text="Outside 09:00-18:00 Monday to Friday in the organization's zone."
+    ),
+    "median_minutes_to_acknowledge": serializers.FloatField(allow_null=True),
+}
+ReportSerializer = inline_serializer(
+    "OncallReport",
+    {
+        "start": serializers.DateTimeField(),
+        "end": serializers.DateTimeField(),
+        "people": inline_serializer(
+            "OncallReportPerson",
+            {
+                "username": serializers.CharField(),
+                "name": serializers.CharField(),
+                **REPORT_TOTALS,
+            },
+            many=True,
+        ),
+        "teams": inline_serializer(
+            "OncallReportTeam", {"team": serializers.CharField(), **REPORT_TOTALS}, many=True
+        ),
+    },
+)
+
+
+class OncallReportView(OrganizationScopedMixin, generics.GenericAPIView):
+    """Hours on call (at night, at weekends), pages (outside working hours) and the median
+    time to acknowledge, per person and per team, over at most 93 days."""
+
+    perm_model = Schedule
+    serializer_class = ReportQuerySerializer
+
+    def get_queryset(self):
+        return Schedule.objects.none()
+
+    @extend_schema(parameters=[ReportQuerySerializer], responses=ReportSerializer)
+    def get(self, request, *args, **kwargs):
+        query = ReportQuerySerializer(
+            data=request.query_params, context={"organization": self.organization}
+        )
+        query.is_valid(raise_exception=True)
+        report = reports.oncall_report(organization=self.organization, **query.validated_data)
+        as_text = serializers.DateTimeField().to_representation
+        return Response(
+            {**report, "start": as_text(report["start"]), "end": as_text(report["end"])}
+        )
+
+
 router = SimpleRouter()
 router.register("escalation-policies", EscalationPolicyViewSet, basename="escalation-policy")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("oncall-report/", OncallReportView.as_view(), name="oncall-report"),
+]
