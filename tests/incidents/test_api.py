@@ -951,6 +951,7 @@ def test_service_crud(api_client_for, member, org, team):
         "team": "platform",
         "status": "degraded",
         "alert_severity_map": {},  # the defaults
+        "escalation_policy": None,  # on-call's: none, the team's pages
         "created_at": created.json()["created_at"],
     }
     detail = url(org, "service-detail", slug="api")
