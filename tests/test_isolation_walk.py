@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from alerts import services as alert_services
 from incidents import services as incident_services
 from incidents.services import saved_views
+from oncall.services import policies as policy_services
 from reviews import services as review_services
 from tenancy import rls, services
 from tenancy.models import AuditEvent, Organization, Role, TenantModel
@@ -34,6 +35,7 @@ MISSING = {
     "integration": "999999",
     "invitation": "999999",
     "schedule": "999999",
+    "policy": "999999",
 }
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen); tests/incidents/test_closure.py walks them across organizations.
@@ -102,6 +104,12 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         organization=other_org, actor=user, email="secret-invitee@example.com"
     )
     schedule = _secret_schedule(other_org, user)  # On-call schedules
+    policy = policy_services.policy_create(  # Escalation policies
+        organization=other_org,
+        actor=user,
+        name="Secret policy",
+        steps=[{"delay_minutes": 5, "users": [user.username], "schedules": [schedule.pk]}],
+    )
     return {
         "org": other_org.slug,
         "slug": "secret",
@@ -117,6 +125,7 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "integration": str(integration.pk),
         "invitation": str(invitation.pk),
         "schedule": str(schedule.pk),
+        "policy": str(policy.pk),
     }
 
 

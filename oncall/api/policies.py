@@ -206,6 +206,7 @@ class EscalationPolicyViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     affected (they page from a snapshot)."""
 
     serializer_class = EscalationPolicySerializer
+    lookup_url_kwarg = "policy"
     cursor_ordering = ("id",)
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_perms = {"preview": "oncall.view_escalationpolicy"}

@@ -41,7 +41,7 @@ def admin(api_client_for, member):
 def url(org, pk=None):
     if pk is None:
         return reverse("escalation-policy-list", kwargs={"org": org.slug})
-    return reverse("escalation-policy-detail", kwargs={"org": org.slug, "pk": pk})
+    return reverse("escalation-policy-detail", kwargs={"org": org.slug, "policy": pk})
 
 
 def body(**extra):

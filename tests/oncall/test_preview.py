@@ -50,7 +50,7 @@ def responder(api_client_for, member):
 
 
 def url(org, policy_id):
-    return reverse("escalation-policy-preview", kwargs={"org": org.slug, "pk": policy_id})
+    return reverse("escalation-policy-preview", kwargs={"org": org.slug, "policy": policy_id})
 
 
 def test_the_timeline_adds_the_delays_and_resolves_teams(org, policy, responder):
