@@ -290,6 +290,8 @@ class SwapViewSet(
 
 router = SimpleRouter()
 router.register(r"schedules", ScheduleViewSet, basename="schedule")
-router.register(rf"schedules/(?P<schedule>{ID})/overrides", OverrideViewSet, basename="override")
-router.register(rf"schedules/(?P<schedule>{ID})/swaps", SwapViewSet, basename="swap")
+router.register(
+    rf"schedules/(?P<schedule>{ID})/overrides", OverrideViewSet, basename="schedule-override"
+)
+router.register(rf"schedules/(?P<schedule>{ID})/swaps", SwapViewSet, basename="schedule-swap")
 urlpatterns = router.urls + schedule_calendars.urlpatterns
