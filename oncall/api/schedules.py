@@ -166,9 +166,14 @@ class ScheduleViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         that cannot be one are listed with the reason; the others are created."""
         schedule = self.get_object()
         upload = request.data.get("file")
-        if upload is None:
+        if isinstance(upload, str):  # a form field rather than a file
+            upload = upload.encode()
+        if isinstance(upload, bytes):
+            data = upload
+        elif hasattr(upload, "read"):
+            data = upload.read(ical.MAX_IMPORT_BYTES + 1)
+        else:
             raise ValidationError({"file": ["Send an .ics file."]})
-        data = upload if isinstance(upload, bytes) else upload.read(ical.MAX_IMPORT_BYTES + 1)
         events, error = ical.parse(data, schedule.time_zone)
         if error:
             raise ValidationError({"file": [error]})

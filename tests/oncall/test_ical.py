@@ -252,6 +252,15 @@ def test_import_refuses_garbage_and_large_files_with_a_field_error(
     assert not Override.objects.for_org(org).exists()
 
 
+def test_import_without_a_file_is_a_field_error(api_client_for, org, primary, team):
+    client = api_client_for(team["carol"])
+    path = url(org, "schedule-import-calendar", pk=primary.pk)
+    for data in ({}, {"file": "not a file"}):
+        response = client.post(path, data, format="multipart")
+        assert response.status_code == 400
+        assert "file" in response.json()
+
+
 def test_import_needs_the_right_to_add_overrides(api_client_for, member, org, primary):
     path = url(org, "schedule-import-calendar", pk=primary.pk)
     for role in (Role.STAKEHOLDER, Role.REPORTER):
