@@ -37,6 +37,7 @@ from rest_framework.settings import api_settings
 
 from core.errors import DomainError
 from oncall import ical, selectors
+from oncall.api.ids import object_id
 from oncall.models import Schedule
 from oncall.rotations import final_segments
 from tenancy.api.base import OrganizationScopedMixin
@@ -144,7 +145,7 @@ class ScheduleCalendarView(CalendarView):
     def get(self, request, *args, **kwargs):
         since, today, end = self.window()
         schedules = selectors.schedule_list(organization=self.organization, overrides_since=since)
-        schedule = get_object_or_404(schedules, pk=kwargs["schedule"])
+        schedule = get_object_or_404(schedules, pk=object_id(kwargs["schedule"]))
         shifts = [
             ical.Shift(schedule, user, segment.start, segment.end)
             for segment in final_segments(schedule, since, end)
@@ -200,7 +201,7 @@ class CalendarTokenView(OrganizationScopedMixin, GenericAPIView):
 
 urlpatterns = [
     re_path(
-        r"^schedules/(?P<schedule>[0-9]{1,18})/ical/$",
+        r"^schedules/(?P<schedule>[^/.]+)/ical/$",
         ScheduleCalendarView.as_view(),
         name="schedule-ical",
     ),

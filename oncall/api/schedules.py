@@ -30,6 +30,7 @@ from rest_framework.routers import SimpleRouter
 
 from oncall import ical, selectors
 from oncall.api import schedule_calendars
+from oncall.api.ids import ID, object_id
 from oncall.api.schedule_serializers import (
     AtSerializer,
     ImportResultSerializer,
@@ -46,7 +47,6 @@ from oncall.rotations import HORIZON, final_segments, oncall_at
 from oncall.services import schedules as services
 from tenancy.api.base import OrganizationScopedMixin
 
-ID = r"[0-9]{1,18}"
 SCHEDULE = OpenApiParameter("schedule", int, OpenApiParameter.PATH, description="Schedule id.")
 MAX_RANGE = HORIZON
 
@@ -60,18 +60,27 @@ class CalendarParser(parsers.BaseParser):
         return {"file": stream.read(ical.MAX_IMPORT_BYTES + 1) if stream else b""}
 
 
+class IdLookupMixin:
+    """Detail routes take ``<pk>`` as any path segment and answer 404 for non-ids."""
+
+    lookup_value_regex = ID
+
+    def get_object(self):
+        self.kwargs[self.lookup_url_kwarg or self.lookup_field] = object_id(self.kwargs["pk"])
+        return super().get_object()
+
+
 def _query(serializer_class, request):
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
-class ScheduleViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
+class ScheduleViewSet(IdLookupMixin, OrganizationScopedMixin, viewsets.ModelViewSet):
     """The organization's on-call schedules with their layers and current overrides."""
 
     serializer_class = ScheduleSerializer
     perm_model = Schedule
-    lookup_value_regex = ID
     cursor_ordering = ("name",)
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_perms = {
@@ -197,7 +206,8 @@ class ScheduleChildMixin(OrganizationScopedMixin):
     def schedule(self) -> Schedule:
         if self._schedule is None:
             self._schedule = get_object_or_404(
-                Schedule.objects.for_org(self.organization), pk=self.kwargs["schedule"]
+                Schedule.objects.for_org(self.organization),
+                pk=object_id(self.kwargs["schedule"]),
             )
         return self._schedule
 
@@ -207,6 +217,7 @@ class ScheduleChildMixin(OrganizationScopedMixin):
 
 @extend_schema(parameters=[SCHEDULE])
 class OverrideViewSet(
+    IdLookupMixin,
     ScheduleChildMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -218,7 +229,6 @@ class OverrideViewSet(
 
     serializer_class = OverrideSerializer
     perm_model = Override
-    lookup_value_regex = ID
     cursor_ordering = ("start", "id")
 
     def get_queryset(self):
@@ -242,6 +252,7 @@ class OverrideViewSet(
 
 @extend_schema(parameters=[SCHEDULE])
 class SwapViewSet(
+    IdLookupMixin,
     ScheduleChildMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -252,7 +263,6 @@ class SwapViewSet(
 
     serializer_class = SwapSerializer
     perm_model = Swap
-    lookup_value_regex = ID
     cursor_ordering = ("start", "id")
     action_perms = {"accept": "oncall.change_swap", "cancel": "oncall.change_swap"}
 
