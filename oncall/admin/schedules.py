@@ -5,6 +5,7 @@ own (schedule names and zones, override spans, swap decisions)."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.formats import date_format
 from django.utils.timezone import localtime, now
 
@@ -13,7 +14,7 @@ from oncall import selectors
 from oncall.models import Layer, Override, Participant, Schedule, Swap
 from oncall.rotations import oncall_at
 from oncall.services import schedules as services
-from tenancy.admin_base import TenantAdmin, TenantInline
+from tenancy.admin_base import TenantAdmin, TenantInline, TenantInlineFormSet
 
 
 def _rows_in_parents_organization(form, formset) -> None:
@@ -22,10 +23,26 @@ def _rows_in_parents_organization(form, formset) -> None:
         inline.instance.organization_id = form.instance.organization_id
 
 
+class PositionFormSet(TenantInlineFormSet):
+    """Rows of one parent each take their own position. The unique constraint includes
+    the organization, which inline forms leave out, so the formset checks it itself."""
+
+    def clean(self):
+        super().clean()
+        positions = [
+            form.cleaned_data.get("position")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if len(positions) != len(set(positions)):
+            raise ValidationError("Each row needs its own position.")
+
+
 class LayerInline(TenantInline):
     """A layer's settings; its rotation (who, in which order) is on the layer's own page."""
 
     model = Layer
+    formset = PositionFormSet
     fields = [
         "name",
         "position",
@@ -107,6 +124,7 @@ class ScheduleAdmin(TenantAdmin):
 
 class ParticipantInline(TenantInline):
     model = Participant
+    formset = PositionFormSet
     fields = ["position", "user"]
     ordering = ["position"]
 

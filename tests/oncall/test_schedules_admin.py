@@ -194,3 +194,24 @@ def test_two_layers_in_one_position_are_refused_on_the_form(client_for, member, 
     assert response.status_code == 200
     see(org)
     assert Layer.objects.for_org(org).count() == 1
+
+
+def test_two_people_in_one_position_are_refused_on_the_form(client_for, member, org):
+    make_world(org, member)
+    client = client_for(member(Role.ADMIN))
+    see(org)
+    layer = Layer.objects.for_org(org).get()
+    path = admin_url(Layer, "change", layer.pk)
+    data = shown(
+        client.get(path),
+        **{
+            "participants-TOTAL_FORMS": 2,
+            "participants-1-position": 0,
+            "participants-1-layer": layer.pk,
+            "participants-1-user": member(Role.RESPONDER).pk,
+        },
+    )
+    response = client.post(path, data)
+    assert response.status_code == 200
+    assert "Each row needs its own position." in response.content.decode()
+    assert layer.participants.count() == 1
