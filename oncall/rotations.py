@@ -245,7 +245,17 @@ def final_segments(schedule, start: datetime, end: datetime) -> list[Segment]:
 
 
 def oncall_at(schedule, at: datetime) -> OnCall:
-    """Who is on call at ``at`` and until when that holds (None: beyond :data:`HORIZON`)."""
+    """Who is on call at ``at`` and until when that holds (None: beyond :data:`HORIZON`).
+
+    It looks a day ahead first, then further only while the answer has not changed yet:
+    most answers change within days, and the cost grows with the span computed."""
     horizon = at + HORIZON
-    first = final_segments(schedule, at, horizon)[0]
-    return OnCall(users=first.users, until=first.end if first.end < horizon else None)
+    span = timedelta(days=1)
+    while True:
+        end = min(at + span, horizon)
+        first = final_segments(schedule, at, end)[0]
+        if first.end < end:
+            return OnCall(users=first.users, until=first.end)
+        if end == horizon:
+            return OnCall(users=first.users, until=None)
+        span *= 4
