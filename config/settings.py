@@ -328,12 +328,23 @@ CELERY_BEAT_SCHEDULE = {
     },
     "events-sweep": {"task": "events.tasks.sweep", "schedule": timedelta(seconds=30)},
     "events-purge": {"task": "events.tasks.purge", "schedule": timedelta(hours=24)},
+    # Pages due escalation steps; a tick not run within its period is dropped, the next
+    # one does its work (the due times are in the database).
+    "oncall-escalations-tick": {
+        "task": "oncall.tasks.tick",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
 }
 
 # Domain events (the outbox in events/): a delivery still missing this many seconds after
 # its event is sent again by the sweep; complete events are kept this many days.
 EVENTS_REDISPATCH_AFTER = int(os.environ.get("BEACON_EVENTS_REDISPATCH_AFTER", "60"))
 EVENTS_RETENTION_DAYS = int(os.environ.get("BEACON_EVENTS_RETENTION_DAYS", "30"))
+
+# Escalations: the seconds in one of a step's delay minutes (60; the tests of the real
+# worker shorten it so a two-step escalation runs in seconds).
+ONCALL_MINUTE_SECONDS = int(os.environ.get("BEACON_ONCALL_MINUTE_SECONDS", "60"))
 
 # A cache shared by the web processes: Redis in production (CACHE_URL), used for the
 # per-integration rate limit of alert ingestion (django-ratelimit). The embedded default

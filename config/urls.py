@@ -49,6 +49,7 @@ urlpatterns = [
     path("", include("reviews.views")),  # Post-incident reviews
     path("", include("alerts.portal")),  # Services pages: health, changes, integrations
     path("", include("oncall.portal")),  # Who is on call, schedules
+    path("", include("oncall.urls")),  # The acknowledgement link of a page's e-mail
 ]
 
 # Styled pages for people, JSON for the API and ingestion (core/error_pages.py).

@@ -6,12 +6,17 @@ class OncallConfig(AppConfig):
     verbose_name = "On-call and escalation"
 
     def ready(self):
+        from prometheus_client import REGISTRY
+
         from core import extensions
+        from events import bus
+        from incidents import events as incident_events
+        from incidents import signals
         from incidents.models import Service
-        from oncall import roles
+        from oncall import events, mail, metrics, roles
         from oncall.admin import policies as policy_admin
         from oncall.api import policies as policy_api
-        from oncall.services import policies
+        from oncall.services import escalations, pages, policies
         from tenancy.models import Team
 
         roles.grant_oncall_permissions()
@@ -34,3 +39,26 @@ class OncallConfig(AppConfig):
                     form_field=policy_admin.policy_form_field,
                 ),
             )
+        # The engine follows the incident: opened -> its policy starts; moved to another
+        # team -> that team's policy replaces it; acknowledged, resolved or cancelled ->
+        # it stops, inside the transaction of that change.
+        bus.subscribe(
+            "oncall.escalation_start",
+            escalations.escalation_start_for_new,
+            types=[incident_events.CREATED],
+        )
+        bus.subscribe(
+            "oncall.escalation_follow_team",
+            escalations.escalation_follow_team,
+            types=[incident_events.ASSIGNED],
+        )
+        bus.subscribe(
+            "oncall.pages_follow_acknowledgement",
+            pages.pages_follow_acknowledgement,
+            types=[incident_events.STATUS_CHANGED],
+        )
+        bus.subscribe("oncall.page_mail", mail.page_mail, types=[events.PAGE_CREATED])
+        signals.status_changed.connect(
+            escalations.escalation_stop, dispatch_uid="oncall.escalations.escalation_stop"
+        )
+        REGISTRY.register(metrics.EscalationLagCollector())

@@ -1,0 +1,179 @@
+"""Pages: writing them (for an escalation step or by a responder) and acknowledging one.
+
+Every page is written with its timeline entry (``notification``, naming the recipient)
+and its ``page.created`` event in the transaction that decided it, so the e-mail and any
+other notifier follow from the event after commit. An escalation's pages are unique per
+(escalation, step, repeat, recipient): writing them again finds them and writes nothing.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+
+from core.errors import Conflict, DomainError, Forbidden
+from incidents.models import Incident, TimelineEntry
+from incidents.services import lock_incident, timeline_entry_build, transition_locked
+from incidents.states import Status
+from oncall import events, metrics, targets
+from oncall.models import Page
+from tenancy import rls
+
+PAGEABLE = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.ON_HOLD)
+
+
+def pages_write(
+    incident: Incident,
+    recipients: list[tuple],
+    *,
+    escalation=None,
+    step: int | None = None,
+    repeat: int | None = None,
+    sent_by=None,
+) -> list[Page]:
+    """Writes a page per (user, reason) not paged yet for this escalation step, with its
+    timeline entry and event; returns the pages it wrote."""
+    organization_id = incident.organization_id
+    if escalation is not None:
+        already = set(
+            Page.objects.for_org(organization_id)
+            .filter(escalation=escalation, step=step, repeat=repeat)
+            .values_list("recipient_id", flat=True)
+        )
+        recipients = [(user, reason) for user, reason in recipients if user.pk not in already]
+    if not recipients:
+        return []
+    now = timezone.now()
+    rows = [
+        Page(
+            organization_id=organization_id,
+            incident=incident,
+            escalation=escalation,
+            step=step,
+            repeat=repeat,
+            recipient=user,
+            reason=reason[:200],
+            sent_by=sent_by if getattr(sent_by, "pk", None) else None,
+            created_at=now,
+        )
+        for user, reason in recipients
+    ]
+    if escalation is None:
+        pages = Page.objects.bulk_create(rows)
+    else:
+        Page.objects.bulk_create(rows, ignore_conflicts=True)
+        pages = list(
+            Page.objects.for_org(organization_id)
+            .filter(escalation=escalation, step=step, repeat=repeat)
+            .filter(recipient_id__in=[user.pk for user, _ in recipients])
+            .select_related("recipient")
+            .order_by("pk")
+        )
+    TimelineEntry.objects.bulk_create(
+        [
+            timeline_entry_build(
+                incident,
+                sent_by,
+                TimelineEntry.Kind.NOTIFICATION,
+                body=f"Paged {page.recipient.get_username()}: {page.reason}",
+                data={
+                    "page": page.pk,
+                    "recipient": page.recipient.get_username(),
+                    "step": page.step,
+                    "repeat": page.repeat,
+                },
+            )
+            for page in pages
+        ]
+    )
+    events.publish_pages(incident, pages, sent_by)
+    metrics.count_after_commit(pages=len(pages))
+    return pages
+
+
+def _target_of(*, user=None, team=None, schedule=None) -> tuple[str, dict]:
+    given = [
+        (kind, value)
+        for kind, value in (("user", user), ("team", team), ("schedule", schedule))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise DomainError("Name one user, team or schedule to page.", field="non_field_errors")
+    kind, value = given[0]
+    name = value.get_username() if kind == "user" else value.name
+    return kind, {"kind": kind, "id": value.pk, "name": name}
+
+
+@rls.in_tenant
+def page_someone(
+    *, organization, actor, incident: Incident, user=None, team=None, schedule=None
+) -> list[Page]:
+    """A responder pages a person, a team's members or a schedule's on-call people."""
+    kind, target = _target_of(user=user, team=team, schedule=schedule)
+    incident = lock_incident(organization, incident)
+    if incident.status not in PAGEABLE:
+        raise Conflict(f"The incident is {incident.status}: nobody is paged for it.")
+    people = targets.people(organization, target, timezone.now())
+    if not people:
+        raise DomainError(f"{target['name']} has nobody to page now.", field=kind)
+    sender = getattr(actor, "get_username", lambda: str(actor))()
+    reason = f"Paged by {sender}: {kind} {target['name']}"
+    return pages_write(incident, [(person, reason) for person in people], sent_by=actor)
+
+
+@rls.in_tenant
+def page_acknowledge(*, organization, actor, page: Page) -> Page:
+    """The recipient acknowledges their page: the page, and the incident if nobody has
+    yet (which stops its escalation and closes the other pages). Acknowledging twice
+    changes nothing; a page closed because someone else acknowledged is a conflict."""
+    if page.recipient_id != getattr(actor, "pk", None):
+        raise Forbidden("Only the person paged acknowledges a page.", field="page")
+    incident = lock_incident(organization, page.incident)
+    page = Page.objects.for_org(organization).select_related("recipient").get(pk=page.pk)
+    if page.status == Page.Status.ACKNOWLEDGED:
+        return page
+    if page.status == Page.Status.CLOSED:
+        raise Conflict("This page is closed: the incident was acknowledged or resolved.")
+    page.status = Page.Status.ACKNOWLEDGED
+    page.acknowledged_at = timezone.now()
+    page.save(update_fields=["status", "acknowledged_at"])
+    if incident.status == Status.NEW:
+        transition_locked(actor, incident, Status.ACKNOWLEDGED, note="Acknowledged from a page.")
+    return page
+
+
+def pages_close(incident: Incident) -> int:
+    """Closes the incident's open pages (its escalation ended)."""
+    return (
+        Page.objects.for_org(incident.organization_id)
+        .filter(incident=incident, status=Page.Status.OPEN)
+        .update(status=Page.Status.CLOSED)
+    )
+
+
+def pages_acknowledged_by(*, organization_id: int, incident_id: int, user_id: int, at) -> int:
+    """Marks acknowledged the pages of the person who acknowledged the incident (they
+    were closed with the others when the escalation stopped)."""
+    return (
+        Page.objects.for_org(organization_id)
+        .filter(incident_id=incident_id, recipient_id=user_id)
+        .filter(Q(status=Page.Status.OPEN) | Q(status=Page.Status.CLOSED, acknowledged_at=None))
+        .update(status=Page.Status.ACKNOWLEDGED, acknowledged_at=at)
+    )
+
+
+def pages_follow_acknowledgement(event) -> None:
+    """Subscriber of ``incident.status_changed``: the person who took the incident out of
+    ``new`` (acknowledged it, or started work on it) acknowledged their own pages."""
+    payload = event.payload
+    user_id = payload.get("actor", {}).get("user_id")
+    if payload.get("from") != Status.NEW or user_id is None:
+        return
+    if payload.get("to") not in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.ON_HOLD):
+        return
+    pages_acknowledged_by(
+        organization_id=event.organization_id,
+        incident_id=payload["incident"]["id"],
+        user_id=user_id,
+        at=event.occurred_at,
+    )
