@@ -108,7 +108,7 @@ def _end(escalation: Escalation, state: str, *, now=None) -> None:
 def _locked_incident(organization_id: int, incident_id: int) -> Incident | None:
     return (
         Incident.objects.for_org(organization_id)
-        .select_for_update()
+        .select_for_update(of=("self",))
         .filter(pk=incident_id)
         .select_related("service")
         .first()

@@ -7,7 +7,15 @@ from __future__ import annotations
 import contextlib
 
 from incidents import services as incident_services
-from oncall.models import EscalationPolicy, Escalation, Page, ServicePolicy, Step, StepTarget, TeamPolicy
+from oncall.models import (
+    Escalation,
+    EscalationPolicy,
+    Page,
+    ServicePolicy,
+    Step,
+    StepTarget,
+    TeamPolicy,
+)
 from tenancy import rls
 from tenancy import services as tenancy_services
 
@@ -15,6 +23,11 @@ from tenancy import services as tenancy_services
 def make_policy(org, name: str, steps: list[dict], repeat: int = 0) -> EscalationPolicy:
     """``steps``: [{"delay": minutes, "users": [...], "teams": [...], "schedules": [...],
     "round_robin": bool}]."""
+    with rls.tenant_context(org.pk):
+        return _make_policy(org, name, steps, repeat)
+
+
+def _make_policy(org, name: str, steps: list[dict], repeat: int) -> EscalationPolicy:
     policy = EscalationPolicy.objects.create(organization=org, name=name, repeat=repeat)
     for position, spec in enumerate(steps):
         step = Step.objects.create(
@@ -44,12 +57,14 @@ def make_service(org, slug: str, policy=None, team=None):
         organization=org, actor=None, slug=slug, name=slug.title(), team=team
     )
     if policy is not None:
-        ServicePolicy.objects.create(organization=org, service=service, policy=policy)
+        with rls.tenant_context(org.pk):
+            ServicePolicy.objects.create(organization=org, service=service, policy=policy)
     return service
 
 
 def use_for_team(org, team, policy) -> None:
-    TeamPolicy.objects.create(organization=org, team=team, policy=policy)
+    with rls.tenant_context(org.pk):
+        TeamPolicy.objects.create(organization=org, team=team, policy=policy)
 
 
 @contextlib.contextmanager
