@@ -14,12 +14,8 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 
 from oncall.models import Schedule
+from oncall.rotations import oncall_at, with_rotations
 from tenancy.models import Membership, Team
-
-try:
-    from oncall.rotations import oncall_at
-except ImportError:  # schedules' rotation arithmetic not merged yet: schedules page nobody
-    oncall_at = None
 
 User = get_user_model()
 
@@ -49,11 +45,10 @@ def resolve(organization, target: dict, at: datetime) -> Resolution:
         if team is None:
             return Resolution([], gone=True)
         return Resolution(_members(organization, team.memberships.values("user_id")))
-    schedule = Schedule.objects.for_org(organization).filter(pk=pk).first()
+    schedules = Schedule.objects.for_org(organization).filter(pk=pk)
+    schedule = with_rotations(schedules, overrides_since=at).first()
     if schedule is None:
         return Resolution([], gone=True)
-    if oncall_at is None:
-        return Resolution([])
     on_call = [user.pk for user in oncall_at(schedule, at).users]
     by_pk = {user.pk: user for user in _members(organization, on_call)}
     return Resolution([by_pk[pk] for pk in on_call if pk in by_pk])

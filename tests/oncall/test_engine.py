@@ -307,3 +307,30 @@ def test_escalating_now_pages_the_next_step_at_once(
     clock.move_to(T0 + timedelta(minutes=2))
     escalations.escalation_escalate_now(organization=org, actor=people["carol"], incident=incident)
     assert paged(incident) == [("alice", 0, 0), ("bob", 1, 0)]
+
+
+def test_a_schedule_pages_whoever_is_on_call_when_the_step_is_due(
+    org, people, make_schedule, clock, django_capture_on_commit_callbacks
+):
+    schedule = make_schedule(
+        layers=[{"users": [people["alice"], people["bob"]], "shift_unit": "weeks"}],
+        overrides=[(people["carol"], T0, T0 + timedelta(hours=1))],
+        time_zone="UTC",
+    )
+    policy = make_policy(org, "Rota", [{"delay": 60, "schedules": [schedule]}] * 2)
+    incident = open_incident(
+        org, django_capture_on_commit_callbacks, service=make_service(org, "rota", policy=policy)
+    )
+    tick(org)
+    clock.move_to(T0 + timedelta(hours=1))
+    tick(org)
+    # Carol covers the first hour; then the layer's week (the 9th since 5 January: alice).
+    assert paged(incident) == [("carol", 0, 0), ("alice", 1, 0)]
+    with rls.tenant_context(org.pk):
+        reasons = list(
+            Page.objects.for_org(org)
+            .filter(incident=incident)
+            .order_by("pk")
+            .values_list("reason", flat=True)
+        )
+    assert reasons == [f"Step 1: schedule {schedule.name}", f"Step 2: schedule {schedule.name}"]

@@ -180,3 +180,18 @@ def test_page_lists_query_count_is_constant(
         body = response.json()
         assert len(body["results"]) == page_size
         assert body["next"]
+
+
+def test_page_a_schedule_pages_whoever_is_on_call_now(
+    api_client_for, org, people, incident, make_schedule
+):
+    schedule = make_schedule(layers=[{"users": [people["carol"]], "shift_unit": "days"}])
+    response = api_client_for(people["alice"]).post(
+        f"{BASE}/{org.slug}/incidents/{incident.number}/page/",
+        {"schedule": schedule.pk},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    [row] = response.json()
+    assert row["recipient"] == "carol"
+    assert row["reason"] == f"Paged by alice: schedule {schedule.name}"
