@@ -29,9 +29,7 @@ class Resolution:
 def _members(organization, user_ids) -> list:
     members = Membership.objects.for_org(organization).filter(user_id__in=user_ids)
     return list(
-        User.objects.filter(pk__in=members.values("user_id"), is_active=True).order_by(
-            "username"
-        )
+        User.objects.filter(pk__in=members.values("user_id"), is_active=True).order_by("username")
     )
 
 

@@ -38,9 +38,7 @@ def page_link(page: Page) -> str:
 def page_token_valid(page: Page, token: str) -> bool:
     """True for a token made for this page and recipient, while the page is open."""
     try:
-        payload = signing.TimestampSigner(salt=LINK_SALT).unsign_object(
-            token, max_age=LINK_MAX_AGE
-        )
+        payload = signing.TimestampSigner(salt=LINK_SALT).unsign_object(token, max_age=LINK_MAX_AGE)
     except (signing.BadSignature, ValueError, TypeError):
         return False
     return (

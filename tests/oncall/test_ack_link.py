@@ -95,9 +95,7 @@ def test_someone_else_logged_in_is_refused(client_for, org, people, incident, ma
     assert incident.status == Status.NEW
 
 
-def test_a_tampered_or_foreign_token_is_refused(
-    client, org, other_org, incident, mailoutbox
-):
+def test_a_tampered_or_foreign_token_is_refused(client, org, other_org, incident, mailoutbox):
     path = link_in(mailoutbox[0])
     with rls.tenant_context(org.pk):
         page = Page.objects.for_org(org).select_related("incident__organization").get()

@@ -203,7 +203,10 @@ def test_someone_elses_acknowledgement_closes_the_pages(
     tick(org)
     with committed(django_capture_on_commit_callbacks):
         incident_services.incident_transition(
-            organization=org, actor=people["carol"], incident=incident, status=Status.RESOLVED,
+            organization=org,
+            actor=people["carol"],
+            incident=incident,
+            status=Status.RESOLVED,
             resolution="Rolled back.",
         )
     with rls.tenant_context(org.pk):
@@ -221,7 +224,9 @@ def test_an_incident_acknowledged_before_the_event_arrives_does_not_escalate(
         organization=org, actor=people["bob"], incident=incident, status=Status.ACKNOWLEDGED
     )
     with rls.tenant_context(org.pk):
-        event = Event.objects.for_org(org).get(type="incident.created", payload__incident__id=incident.pk)
+        event = Event.objects.for_org(org).get(
+            type="incident.created", payload__incident__id=incident.pk
+        )
         escalations.escalation_start_for_new(event)
         assert not Escalation.objects.for_org(org).filter(incident=incident).exists()
 
@@ -231,7 +236,9 @@ def test_starting_twice_from_the_same_event_starts_once(
 ):
     incident = open_incident(org, django_capture_on_commit_callbacks, service=two_steps)
     with rls.tenant_context(org.pk):
-        event = Event.objects.for_org(org).get(type="incident.created", payload__incident__id=incident.pk)
+        event = Event.objects.for_org(org).get(
+            type="incident.created", payload__incident__id=incident.pk
+        )
         escalations.escalation_start_for_new(event)
         escalations.escalation_start_for_new(event)
         assert Escalation.objects.for_org(org).filter(incident=incident).count() == 1
@@ -294,9 +301,9 @@ def test_a_repeated_tick_on_the_same_step_writes_nothing_twice(
     tick(org)
     assert paged(incident) == [("alice", 0, 0)]
     with rls.tenant_context(org.pk):
-        assert (
-            Event.objects.for_org(org).filter(type="page.created").count() == 1
-        ), "no second event for a page already written"
+        assert Event.objects.for_org(org).filter(type="page.created").count() == 1, (
+            "no second event for a page already written"
+        )
 
 
 def test_escalating_now_pages_the_next_step_at_once(

@@ -91,9 +91,11 @@ def test_stakeholders_read_pages_but_do_not_page(api_client_for, member, org, in
 
 
 def test_the_incident_pages_list(api_client_for, org, people, incident):
-    body = api_client_for(people["carol"]).get(
-        f"{BASE}/{org.slug}/incidents/{incident.number}/pages/"
-    ).json()
+    body = (
+        api_client_for(people["carol"])
+        .get(f"{BASE}/{org.slug}/incidents/{incident.number}/pages/")
+        .json()
+    )
     [row] = body["results"]
     assert row["recipient"] == "alice"
     assert (row["status"], row["step"], row["repeat"]) == ("open", 0, 0)
@@ -148,9 +150,9 @@ def test_my_pages_and_acknowledging_my_own(api_client_for, org, people, incident
     assert api_client_for(people["bob"]).get(f"{prefix}/").json()["results"] == []
     assert api_client_for(people["bob"]).post(f"{prefix}/{page.pk}/acknowledge/").status_code == 404
     client = api_client_for(people["alice"])
-    assert [row["id"] for row in client.get(f"{prefix}/", {"status": "open"}).json()["results"]] == [
-        page.pk
-    ]
+    assert [
+        row["id"] for row in client.get(f"{prefix}/", {"status": "open"}).json()["results"]
+    ] == [page.pk]
     assert client.get(f"{prefix}/", {"status": "nope"}).status_code == 400
     response = client.post(f"{prefix}/{page.pk}/acknowledge/")
     assert response.status_code == 200, response.content

@@ -64,7 +64,14 @@ class Worker:
             [
                 sys.executable,
                 *("-m", "celery", "-A", "config", "worker"),
-                *("--pool", "prefork", "--concurrency", "2", "--loglevel", os.environ.get("ONCALL_WORKER_LOGLEVEL", "WARNING")),
+                *(
+                    "--pool",
+                    "prefork",
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    os.environ.get("ONCALL_WORKER_LOGLEVEL", "WARNING"),
+                ),
                 "--without-gossip",
                 "--without-mingle",
             ],
