@@ -17,7 +17,7 @@ from incidents.services import lock_incident, timeline_entry_build, transition_l
 from incidents.states import Status
 from oncall import events, metrics, targets
 from oncall.models import Page
-from tenancy import rls
+from tenancy import audit, rls
 
 PAGEABLE = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.ON_HOLD)
 
@@ -116,8 +116,7 @@ def page_someone(
     people = targets.people(organization, target, timezone.now())
     if not people:
         raise DomainError(f"{target['name']} has nobody to page now.", field=kind)
-    sender = getattr(actor, "get_username", lambda: str(actor))()
-    reason = f"Paged by {sender}: {kind} {target['name']}"
+    reason = f"Paged by {audit.actor_label(actor)}: {kind} {target['name']}"
     return pages_write(incident, [(person, reason) for person in people], sent_by=actor)
 
 
