@@ -26,7 +26,7 @@ def page_token(page: Page) -> str:
 def page_link(page: Page) -> str:
     """The path of the page's acknowledgement link."""
     return reverse(
-        "oncall:page-acknowledge",
+        "paging:acknowledge",
         kwargs={
             "org": page.incident.organization.slug,
             "page": page.pk,
