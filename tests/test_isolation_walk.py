@@ -38,8 +38,9 @@ MISSING = {
     "policy": "999999",
 }
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
-# to confirm or reopen); tests/incidents/test_closure.py walks them across organizations.
-TOKEN_ROUTES = {"incidents:confirm"}
+# to confirm or reopen, a paged person's link to acknowledge); tests/incidents/test_closure.py
+# and tests/oncall/test_ack_link.py walk them across organizations.
+TOKEN_ROUTES = {"incidents:confirm", "paging:acknowledge"}
 
 
 def walk(patterns=None, prefix="", namespace=None):
