@@ -1,8 +1,9 @@
-"""On-call in the portal: who is on call and schedules' calendars (``schedules``)."""
+"""On-call in the portal: who is on call and schedules' calendars (``schedules``), and
+escalation policies with their preview (``policies``)."""
 
 from django.urls import path
 
-from oncall.portal import schedules
+from oncall.portal import policies, schedules
 
 app_name = "oncall"
 
@@ -13,4 +14,6 @@ urlpatterns = [
         schedules.schedule_detail,
         name="schedule",
     ),
+    path("o/<slug:org>/oncall/policies/", policies.policy_list, name="policies"),
+    path("o/<slug:org>/oncall/policies/<int:policy>/", policies.policy_detail, name="policy"),
 ]
