@@ -9,13 +9,16 @@ class OncallConfig(AppConfig):
         from prometheus_client import REGISTRY
 
         from core import extensions
+        from core import panels as home
         from events import bus
         from incidents import events as incident_events
         from incidents import signals
         from incidents.models import Service
+        from incidents.panels import register_incident_panel
         from oncall import events, mail, metrics, roles
         from oncall.admin import policies as policy_admin
         from oncall.api import policies as policy_api
+        from oncall.portal import pages as page_portal
         from oncall.services import escalations, pages, policies
         from tenancy.models import Team
 
@@ -62,3 +65,7 @@ class OncallConfig(AppConfig):
             escalations.escalation_stop, dispatch_uid="oncall.escalations.escalation_stop"
         )
         REGISTRY.register(metrics.EscalationLagCollector())
+        register_incident_panel(
+            "oncall/_incident_escalation.html", page_portal.incident_escalation, order=30
+        )
+        home.register(home.HOME, "oncall/_home_card.html", page_portal.home_card, order=15)

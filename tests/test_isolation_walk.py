@@ -36,6 +36,7 @@ MISSING = {
     "invitation": "999999",
     "schedule": "999999",
     "policy": "999999",
+    "page": "999999",
 }
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen, a paged person's link to acknowledge); tests/incidents/test_closure.py
@@ -127,7 +128,20 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "invitation": str(invitation.pk),
         "schedule": str(schedule.pk),
         "policy": str(policy.pk),
+        "page": str(_secret_page(incident, user).pk),
     }
+
+
+def _secret_page(incident, user):
+    from oncall.models import Page
+
+    with rls.tenant_context(incident.organization_id):
+        return Page.objects.create(
+            organization_id=incident.organization_id,
+            incident=incident,
+            recipient=user,
+            reason="Secret page",
+        )
 
 
 def _secret_schedule(organization, user):
