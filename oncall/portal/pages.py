@@ -94,7 +94,7 @@ def home_card(request) -> dict | None:
     on_call = [
         schedule
         for schedule in schedules
-        if request.user.pk in rotations.oncall_at(schedule, now).user_ids
+        if any(user.pk == request.user.pk for user in rotations.oncall_at(schedule, now).users)
     ]
     return {"open_pages": open_pages, "on_call": on_call}
 

@@ -64,6 +64,9 @@ def test_a_responder_sees_who_is_on_call_and_their_own_shifts(org, member, clien
     assert starts[0] == datetime(2026, 3, 24, 8, 0, tzinfo=UTC)
     assert len(starts) == 7
     assert b"alice" in page.content
+    home = client_for(alice).get(reverse("portal:home", args=[org.slug]))
+    [card] = [p for p in home.context["panels"] if p.template_name == "oncall/_home_card.html"]
+    assert [schedule.name for schedule in card.context["on_call"]] == ["Primary"]
 
 
 @time_machine.travel(MONDAY, tick=False)

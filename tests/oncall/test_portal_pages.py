@@ -136,6 +136,7 @@ def test_the_home_card_counts_open_pages_and_says_who_is_on_call(
     [card] = [p for p in home.context["panels"] if p.template_name == "oncall/_home_card.html"]
     assert card.context["open_pages"] == 1
     assert b"1 page waiting for you" in home.content
+    assert card.context["on_call"] == []  # a policy of people, no schedule
 
 
 def test_my_pages_takes_the_same_queries_for_1_or_20_pages(
