@@ -69,3 +69,8 @@ class OncallConfig(AppConfig):
             "oncall/_incident_escalation.html", page_portal.incident_escalation, order=30
         )
         home.register(home.HOME, "oncall/_home_card.html", page_portal.home_card, order=15)
+
+    def seed_demo(self, *, organization, users, stdout):
+        from oncall.demo import seed
+
+        seed(organization=organization, users=users, stdout=stdout)

@@ -117,16 +117,28 @@ def _locked_incident(organization_id: int, incident_id: int) -> Incident | None:
 
 def escalation_start_for_new(event) -> None:
     """Subscriber of ``incident.created``: starts the policy of the incident's service or
-    team, unless the incident was acknowledged meanwhile or has had an escalation (the
-    event delivered again)."""
+    team (see :func:`escalation_start`)."""
     incident = _locked_incident(event.organization_id, event.payload["incident"]["id"])
-    if incident is None or incident.status != Status.NEW:
-        return
-    if Escalation.objects.for_org(event.organization_id).filter(incident=incident).exists():
-        return
+    if incident is not None:
+        _start_once(incident, why="incident opened")
+
+
+@rls.in_tenant
+def escalation_start(*, organization, incident: Incident) -> Escalation | None:
+    """Starts the policy of a new incident's service or team, unless the incident was
+    acknowledged meanwhile or has had an escalation (an event delivered again, or the
+    subscriber there first); returns the escalation started, if any."""
+    incident = _locked_incident(organization.pk, incident.pk)
+    return None if incident is None else _start_once(incident, why="incident opened")
+
+
+def _start_once(incident: Incident, *, why: str) -> Escalation | None:
+    if incident.status != Status.NEW:
+        return None
+    if Escalation.objects.for_org(incident.organization_id).filter(incident=incident).exists():
+        return None
     policy = policy_for(incident)
-    if policy is not None:
-        _start(incident, policy, why="incident opened")
+    return None if policy is None else _start(incident, policy, why=why)
 
 
 def escalation_follow_team(event) -> None:
