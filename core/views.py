@@ -27,6 +27,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from core import metrics as gauges
 from core.models import Heartbeat
 
 
@@ -97,8 +98,7 @@ class BeaconCollector:
         yield age
 
 
-_collector = BeaconCollector()
-REGISTRY.register(_collector)
+gauges.register_collector(BeaconCollector())
 
 
 def _registry() -> CollectorRegistry:
@@ -108,7 +108,8 @@ def _registry() -> CollectorRegistry:
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)
-    registry.register(_collector)
+    for collector in gauges.COLLECTORS:
+        registry.register(collector)
     return registry
 
 

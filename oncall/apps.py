@@ -6,9 +6,8 @@ class OncallConfig(AppConfig):
     verbose_name = "On-call and escalation"
 
     def ready(self):
-        from prometheus_client import REGISTRY
-
         from core import extensions
+        from core import metrics as core_metrics
         from core import panels as home
         from events import bus
         from incidents import events as incident_events
@@ -64,7 +63,7 @@ class OncallConfig(AppConfig):
         signals.status_changed.connect(
             escalations.escalation_stop, dispatch_uid="oncall.escalations.escalation_stop"
         )
-        REGISTRY.register(metrics.EscalationLagCollector())
+        core_metrics.register_collector(metrics.EscalationLagCollector())
         register_incident_panel(
             "oncall/_incident_escalation.html", page_portal.incident_escalation, order=30
         )

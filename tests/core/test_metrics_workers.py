@@ -100,6 +100,8 @@ def test_a_scrape_sums_every_worker_and_never_goes_backwards(tmp_path):
             ]
             assert len(heartbeat) == 1, heartbeat
             assert float(heartbeat[0].split()[-1]) == pytest.approx(42, abs=30)
+            # Apps' database gauges reach the multiprocess scrape too (core.metrics).
+            assert "# TYPE beacon_oncall_escalation_lag_seconds gauge" in text
         # Each scrape counts itself: the whole server's total only ever grows.
         assert totals == sorted(totals)
         assert len(set(totals)) == len(totals), totals
