@@ -190,14 +190,20 @@ def escalation_stop(sender, *, incident: Incident, previous: str, **kwargs) -> N
         )
 
 
-def _people(organization_id: int, escalation: Escalation, step: dict, now) -> tuple[list, list]:
+def _people(
+    organization_id: int, escalation: Escalation, step: dict, now, resolved: dict
+) -> tuple[list, list]:
     """(user, reason) pairs the step pages now, each person once; and timeline notes on
-    targets that page nobody."""
+    targets that page nobody. ``resolved`` keeps what targets resolved to at ``now``, so
+    a batch of escalations paging the same schedule resolves it once."""
     position = escalation.step + 1
     chosen: dict[int, tuple] = {}
     notes = []
     for target in step["targets"]:
-        found = targets.resolve(organization_id, target, now)
+        key = (target["kind"], target["id"])
+        if key not in resolved:
+            resolved[key] = targets.resolve(organization_id, target, now)
+        found = resolved[key]
         label = f"{target['kind']} {target['name']}"
         if not found.people:
             why = "no longer exists" if found.gone else "has nobody to page"
@@ -217,7 +223,7 @@ def _people(organization_id: int, escalation: Escalation, step: dict, now) -> tu
     return people, notes
 
 
-def _advance(escalation: Escalation, incident: Incident, now) -> list:
+def _advance(escalation: Escalation, incident: Incident, now, resolved: dict | None = None) -> list:
     """Pages the escalation's current step and moves it to the next one (or the next
     repeat, or ``exhausted``); returns the pages written."""
     snapshot = escalation.snapshot
@@ -226,7 +232,9 @@ def _advance(escalation: Escalation, incident: Incident, now) -> list:
         _end(escalation, Escalation.State.EXHAUSTED, now=now)
         return []
     step = steps[escalation.step]
-    people, notes = _people(incident.organization_id, escalation, step, now)
+    people, notes = _people(
+        incident.organization_id, escalation, step, now, {} if resolved is None else resolved
+    )
     pages = pages_write(
         incident, people, escalation=escalation, step=escalation.step, repeat=escalation.repeat
     )
@@ -256,15 +264,10 @@ def _advance(escalation: Escalation, incident: Incident, now) -> list:
     return pages
 
 
-def _tick_one(organization_id: int, escalation: Escalation, now) -> bool:
-    """Advances one due escalation the caller has locked; False when its incident is
-    locked by a change in flight (the next tick tries again)."""
-    incident = (
-        Incident.objects.for_org(organization_id)
-        .select_for_update(skip_locked=True)
-        .filter(pk=escalation.incident_id)
-        .first()
-    )
+def _tick_one(escalation: Escalation, incident: Incident | None, now, resolved: dict) -> bool:
+    """Advances one due escalation the caller has locked, with its incident (locked too);
+    False when the incident is locked by a change in flight (None: the next tick tries
+    again)."""
     if incident is None:
         return False
     if incident.status != Status.NEW:  # a stop that never ran (data from before the engine)
@@ -273,7 +276,7 @@ def _tick_one(organization_id: int, escalation: Escalation, now) -> bool:
         return True
     try:
         with transaction.atomic():
-            _advance(escalation, incident, now)
+            _advance(escalation, incident, now, resolved)
     except Exception:  # one broken escalation must not hold up the organization's others
         log.exception("escalation %s could not advance", escalation.pk)
         return False
@@ -298,8 +301,18 @@ def escalations_tick(*, organization_id: int) -> int:
                 .select_for_update(skip_locked=True)
                 .order_by("next_escalation_at", "pk")[:TICK_BATCH]
             )
+            # Their incidents in one statement, skipping those a change holds (escalation
+            # first, then incident: the order a status change never takes the other way).
+            incidents = {
+                incident.pk: incident
+                for incident in Incident.objects.for_org(organization_id)
+                .select_for_update(skip_locked=True)
+                .filter(pk__in=[escalation.incident_id for escalation in due])
+            }
+            resolved: dict = {}
             for escalation in due:
-                if _tick_one(organization_id, escalation, now):
+                incident = incidents.get(escalation.incident_id)
+                if _tick_one(escalation, incident, now, resolved):
                     advanced += 1
                 else:
                     passed.add(escalation.pk)
