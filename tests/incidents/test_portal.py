@@ -827,7 +827,9 @@ def budget(queries: int, *, header: bool = True) -> int:
 # incident and its timeline); and the header's organization switcher (pages only).
 QUEUE_QUERIES = 10  # and the user's own saved views, one query however many
 MINE_QUERIES = 6
-DETAIL_QUERIES = 11  # and its attachments, and its alerts (one query, with their count)
+# and its attachments, its alerts (one query, with their count), and on-call's panel (the
+# escalation, its pages, and the people, teams and schedules a responder may page).
+DETAIL_QUERIES = 16
 TIMELINE_QUERIES = 6
 
 
