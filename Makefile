@@ -34,12 +34,15 @@ check: $(STAMP)
 test: lint check
 	$(BIN)/python -m pytest
 
-# Alert ingestion under a burst against gunicorn (not a test; prints numbers and checks).
+# Alert ingestion under a burst against gunicorn, then the escalation engine over a backlog
+# of due escalations (not tests; they print numbers and checks).
 # Needs PostgreSQL: make bench DATABASE_URL=postgres://postgres@127.0.0.1:5432/beacon_bench
 # Options: BENCH_ARGS="--alerts 2000 --clients 8 --per-request 10 --workers 5"
+#          ESCALATION_ARGS="--escalations 10000"
 bench: $(STAMP)
 	@test -n "$(DATABASE_URL)" || { echo "make bench: set DATABASE_URL to PostgreSQL"; exit 2; }
 	DATABASE_URL="$(DATABASE_URL)" $(BIN)/python -m benchmarks.alert_ingest $(BENCH_ARGS)
+	DATABASE_URL="$(DATABASE_URL)" $(BIN)/python -m benchmarks.escalation $(ESCALATION_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
