@@ -16,12 +16,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Setting:
+    """A value another app keeps with the record. Without ``write`` and ``form_field`` it is
+    read-only: shown in the API, changed by its app's own means (an incident's escalation)."""
+
     name: str  # of the field, in the API and the admin form
-    related: str  # what ``select_related`` fetches with a record so ``read`` needs no query
     read: Callable[[Any], Any]  # (record) -> the value
-    write: Callable[..., None]  # (*, organization, actor, target, value), in the transaction
     api_field: Callable[[], Any]  # a serializer field whose ``get_attribute`` reads the value
-    form_field: Callable[[], Any]  # a form field for the admin
+    related: str | None = None  # ``select_related`` from the record, so ``read`` needs no query
+    prefetch: Any = None  # or what ``prefetch_related`` takes, for rows that point at it
+    write: Callable[..., None] | None = None  # (*, organization, actor, target, value)
+    form_field: Callable[[], Any] | None = None  # a form field for the admin
 
 
 _SETTINGS: dict[str, dict[str, Setting]] = {}
@@ -36,7 +40,11 @@ def settings_of(model) -> list[Setting]:
 
 
 def related(model) -> list[str]:
-    return [setting.related for setting in settings_of(model)]
+    return [setting.related for setting in settings_of(model) if setting.related]
+
+
+def prefetches(model) -> list:
+    return [setting.prefetch for setting in settings_of(model) if setting.prefetch is not None]
 
 
 def api_fields(model) -> dict[str, Any]:
@@ -47,6 +55,8 @@ def form_fields(model, record=None) -> dict[str, Any]:
     """Form fields for the admin, starting from ``record``'s values when it exists."""
     fields = {}
     for setting in settings_of(model):
+        if setting.form_field is None:
+            continue
         fields[setting.name] = setting.form_field()
         if record is not None and record.pk is not None:
             fields[setting.name].initial = setting.read(record)
@@ -54,8 +64,8 @@ def form_fields(model, record=None) -> dict[str, Any]:
 
 
 def split(model, fields: dict) -> dict[str, Any]:
-    """Takes the model's registered settings' values out of ``fields``."""
-    names = _SETTINGS.get(model._meta.label, {})
+    """Takes the model's registered (writable) settings' values out of ``fields``."""
+    names = {s.name for s in settings_of(model) if s.write is not None}
     return {name: fields.pop(name) for name in list(fields) if name in names}
 
 

@@ -6,17 +6,21 @@ class OncallConfig(AppConfig):
     verbose_name = "On-call and escalation"
 
     def ready(self):
+        from django.db.models import Prefetch
+
         from core import extensions
         from core import metrics as core_metrics
         from core import panels as home
         from events import bus
         from incidents import events as incident_events
         from incidents import signals
-        from incidents.models import Service
+        from incidents.models import Incident, Service
         from incidents.panels import register_incident_panel
         from oncall import events, mail, metrics, roles
         from oncall.admin import policies as policy_admin
+        from oncall.api import escalations as escalation_api
         from oncall.api import policies as policy_api
+        from oncall.models import Escalation
         from oncall.portal import pages as page_portal
         from oncall.services import escalations, pages, policies
         from tenancy.models import Team
@@ -41,6 +45,18 @@ class OncallConfig(AppConfig):
                     form_field=policy_admin.policy_form_field,
                 ),
             )
+        # An incident shows its escalation (read-only) in the API.
+        extensions.register(
+            Incident,
+            extensions.Setting(
+                name="escalation",
+                read=escalation_api.current_escalation,
+                api_field=escalation_api.IncidentEscalationField,
+                prefetch=Prefetch(
+                    "escalations", queryset=Escalation.objects.order_by("-started_at", "-id")
+                ),
+            ),
+        )
         # The engine follows the incident: opened -> its policy starts; moved to another
         # team -> that team's policy replaces it; acknowledged, resolved or cancelled ->
         # it stops, inside the transaction of that change.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core import extensions
 from incidents import timeline
 from incidents.api.fields import (
     BODY_MAX_LENGTH,
@@ -122,6 +123,13 @@ class IncidentSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_fields(self):
+        """The incident's own fields, then what other apps keep with it (on-call's
+        ``escalation``)."""
+        fields = super().get_fields()
+        fields.update(extensions.api_fields(Incident))
+        return fields
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(Status.choices)))
     def get_allowed_transitions(self, obj) -> list[str]:

@@ -19,6 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from core import extensions
 from incidents import selectors, services
 from incidents.api.idempotency import idempotent
 from incidents.api.serializers import (
@@ -43,9 +44,10 @@ NUMBER = OpenApiParameter(
 
 
 def _visible_incidents(view):
+    """With what other apps show beside the incident (:mod:`core.extensions`)."""
     return selectors.incidents_visible(
         organization=view.organization, user=view.request.user, role=view.role
-    )
+    ).prefetch_related(*extensions.prefetches(Incident))
 
 
 def _incident_or_404(queryset, number: str) -> Incident:

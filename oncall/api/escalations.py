@@ -65,6 +65,32 @@ class EscalationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def current_escalation(incident) -> Escalation | None:
+    """The incident's running escalation, else its last one (from the prefetch of
+    ``escalations``, newest first, when the list was read with it)."""
+    cached = getattr(incident, "_prefetched_objects_cache", {}).get("escalations")
+    if cached is None:
+        cached = Escalation.objects.for_org(incident.organization_id).filter(incident=incident)
+        cached = list(cached.order_by("-started_at", "-id"))
+    active = [e for e in cached if e.state == Escalation.State.ACTIVE]
+    return (active or cached or [None])[0]
+
+
+class IncidentEscalationField(EscalationSerializer):
+    """An incident's ``escalation`` (``step``: the next step to page, 0 the first); null
+    when none ran, or for a reader who may not see escalations (reporters)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, incident):
+        request = self.context.get("request")
+        organization = self.context.get("organization")
+        if request is None or not request.user.has_perm("oncall.view_escalation", organization):
+            return None
+        return current_escalation(incident)
+
+
 class PageRequestSerializer(serializers.Serializer):
     """Exactly one of the three, by id, in the organization."""
 
