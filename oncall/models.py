@@ -27,6 +27,7 @@ from timezone_field import TimeZoneField
 
 from core.text import LineField
 from incidents.models import Incident, Service, person_field
+from oncall.bounds import validate_in_range
 from oncall.restrictions import validate_restrictions
 from tenancy.models import Team, TenantModel
 
@@ -66,7 +67,8 @@ class Layer(TenantModel):
         default=0, help_text="Where layers overlap, the highest position wins."
     )
     rotation_start = models.DateField(
-        help_text="The first shift starts on this day at the handoff time (schedule's zone)."
+        validators=[validate_in_range],
+        help_text="The first shift starts on this day at the handoff time (schedule's zone).",
     )
     handoff_time = models.TimeField(default=time(9))
     shift_length = models.PositiveSmallIntegerField(

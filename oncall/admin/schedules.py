@@ -114,12 +114,21 @@ class ScheduleAdmin(TenantAdmin):
         _rows_in_parents_organization(form, formset)
         super().save_formset(request, form, formset, change)
 
+    def has_delete_permission(self, request, obj=None):
+        """Not while a policy pages the schedule (the delete would be refused)."""
+        if obj is not None and services.policies_paging(obj.organization, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def delete_model(self, request, obj):
         services.schedule_delete(organization=obj.organization, actor=request.user, schedule=obj)
 
     def delete_queryset(self, request, queryset):
         for schedule in queryset.select_related("organization"):
-            self.delete_model(request, schedule)
+            try:
+                self.delete_model(request, schedule)
+            except DomainError as exc:
+                self.message_user(request, f"{schedule}: {exc.message}", messages.ERROR)
 
 
 class ParticipantInline(TenantInline):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
@@ -23,15 +23,13 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from incidents.models import Service
-from oncall import preview, reports
+from oncall import bounds, preview, reports
 from oncall.models import MAX_REPEAT, EscalationPolicy, Schedule, ServicePolicy, TeamPolicy
 from oncall.services import policies as services
 from tenancy.api.base import OrganizationScopedMixin
 from tenancy.models import Team
 
 User = get_user_model()
-
-EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 
 
 @extend_schema_field(
@@ -151,10 +149,8 @@ class PreviewQuerySerializer(serializers.Serializer):
     )
 
     def validate_at(self, value):
-        if not EARLIEST_YEAR <= value.astimezone(UTC).year <= LATEST_YEAR:
-            raise serializers.ValidationError(
-                f"Give a time between {EARLIEST_YEAR} and {LATEST_YEAR}."
-            )
+        if not bounds.in_range(value):
+            raise serializers.ValidationError(bounds.MESSAGE)
         return value
 
 
@@ -304,10 +300,8 @@ class ReportQuerySerializer(serializers.Serializer):
     def validate(self, data):
         start, end = data["start"], data["end"]
         for name in ("start", "end"):
-            if not EARLIEST_YEAR <= data[name].astimezone(UTC).year <= LATEST_YEAR:
-                raise serializers.ValidationError(
-                    {name: f"Give a time between {EARLIEST_YEAR} and {LATEST_YEAR}."}
-                )
+            if not bounds.in_range(data[name]):
+                raise serializers.ValidationError({name: bounds.MESSAGE})
         if end <= start:
             raise serializers.ValidationError({"end": "The end comes after the start."})
         if end - start > timedelta(days=reports.MAX_DAYS):

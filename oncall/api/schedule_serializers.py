@@ -16,6 +16,7 @@ from incidents.api.fields import (
     text_field,
     user_field,
 )
+from oncall.bounds import validate_in_range
 from oncall.models import Layer, Override, Schedule, Swap
 from oncall.restrictions import validate_restrictions
 from oncall.services.schedules import MAX_LAYERS, MAX_PARTICIPANTS
@@ -141,12 +142,18 @@ class OnCallSerializer(serializers.Serializer):
 
 
 class AtSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    at = serializers.DateTimeField(
+        required=False, validators=[validate_in_range], help_text="Default: now."
+    )
 
 
 class RangeSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(required=False, help_text="Default: now.")
-    end = serializers.DateTimeField(required=False, help_text="Default: a week after start.")
+    start = serializers.DateTimeField(
+        required=False, validators=[validate_in_range], help_text="Default: now."
+    )
+    end = serializers.DateTimeField(
+        required=False, validators=[validate_in_range], help_text="Default: a week after start."
+    )
 
 
 class SegmentSerializer(serializers.Serializer):

@@ -97,6 +97,14 @@ class ScheduleViewSet(IdLookupMixin, OrganizationScopedMixin, viewsets.ModelView
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "organization": self.organization}
 
+    def _with_overrides_since(self, since):
+        """The schedule, with the overrides that ended after ``since`` (a past moment's
+        answer counts the overrides that were running then)."""
+        schedule = self.get_object()
+        return selectors.schedule_get(
+            organization=self.organization, pk=schedule.pk, overrides_since=since
+        )
+
     def _render(self, schedule, status_code=status.HTTP_200_OK):
         schedule = selectors.schedule_get(organization=self.organization, pk=schedule.pk)
         return Response(self.get_serializer(schedule).data, status=status_code)
@@ -131,7 +139,7 @@ class ScheduleViewSet(IdLookupMixin, OrganizationScopedMixin, viewsets.ModelView
     def oncall(self, request, *args, **kwargs):
         """Who is on call at ``at`` (default now), and until when that holds."""
         at = _query(AtSerializer, request).get("at") or now()
-        answer = oncall_at(self.get_object(), at)
+        answer = oncall_at(self._with_overrides_since(min(at, now())), at)
         return Response(
             OnCallSerializer(
                 {"users": [user.username for user in answer.users], "until": answer.until}
@@ -150,7 +158,7 @@ class ScheduleViewSet(IdLookupMixin, OrganizationScopedMixin, viewsets.ModelView
             raise ValidationError({"end": ["The end must be after the start."]})
         if end - start > MAX_RANGE:
             raise ValidationError({"end": [f"At most {MAX_RANGE.days} days after the start."]})
-        segments = final_segments(self.get_object(), start, end)
+        segments = final_segments(self._with_overrides_since(min(start, now())), start, end)
         return Response(SegmentSerializer(segments, many=True).data)
 
     @extend_schema(

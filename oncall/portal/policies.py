@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from oncall import preview
+from oncall.bounds import validate_in_range
 from oncall.models import EscalationPolicy, ServicePolicy, Step, StepTarget, TeamPolicy
 from tenancy.access import org_member_required
 
@@ -22,6 +23,7 @@ class PreviewForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        validators=[validate_in_range],
     )
 
 

@@ -199,11 +199,23 @@ def _people(
     position = escalation.step + 1
     chosen: dict[int, tuple] = {}
     notes = []
+    if not step["targets"]:
+        notes.append(f"Step {position} names nobody (its targets were deleted); it pages nobody.")
     for target in step["targets"]:
         key = (target["kind"], target["id"])
         if key not in resolved:
-            resolved[key] = targets.resolve(organization_id, target, now)
+            try:
+                resolved[key] = targets.resolve(organization_id, target, now)
+            except Exception:  # one broken target must not stop the step's others
+                log.exception("step target %s could not be resolved", key)
+                resolved[key] = None
         found = resolved[key]
+        if found is None:
+            notes.append(
+                f"Step {position}: {target['kind']} {target['name']} could not be resolved; "
+                "it pages nobody."
+            )
+            continue
         label = f"{target['kind']} {target['name']}"
         if not found.people:
             why = "no longer exists" if found.gone else "has nobody to page"
@@ -283,6 +295,24 @@ def _tick_one(escalation: Escalation, incident: Incident | None, now, resolved: 
     return True
 
 
+def _lock_round_robin_steps(organization_id: int, due: list[Escalation]) -> None:
+    """Locks the round-robin steps the batch will page, in id order, before any of them:
+    two ticks taking their turns in different orders would otherwise deadlock."""
+    ids = set()
+    for escalation in due:
+        steps = escalation.snapshot.get("steps") or []
+        if escalation.step < len(steps) and steps[escalation.step].get("round_robin"):
+            ids.add(steps[escalation.step]["id"])
+    if ids:
+        list(
+            Step.objects.for_org(organization_id)
+            .filter(pk__in=ids)
+            .select_for_update()
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
 def escalations_tick(*, organization_id: int) -> int:
     """Pages every due escalation of the organization, a batch per transaction; returns
     how many it advanced. Two ticks at once share the work and never page twice: each
@@ -309,6 +339,7 @@ def escalations_tick(*, organization_id: int) -> int:
                 .select_for_update(skip_locked=True)
                 .filter(pk__in=[escalation.incident_id for escalation in due])
             }
+            _lock_round_robin_steps(organization_id, due)
             resolved: dict = {}
             for escalation in due:
                 incident = incidents.get(escalation.incident_id)

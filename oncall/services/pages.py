@@ -120,6 +120,9 @@ def page_acknowledge(*, organization, actor, page: Page) -> Page:
     changes nothing; a page closed because someone else acknowledged is a conflict."""
     if page.recipient_id != getattr(actor, "pk", None):
         raise Forbidden("Only the person paged acknowledges a page.", field="page")
+    if not actor.is_active or not actor.has_perm("incidents.change_incident", organization):
+        # Someone who left the organization, or whose role no longer responds.
+        raise Forbidden("Only a responder of this organization acknowledges.", field="page")
     incident = lock_incident(organization, page.incident)
     page = Page.objects.for_org(organization).select_related("recipient").get(pk=page.pk)
     if page.status == Page.Status.ACKNOWLEDGED:

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils.timezone import now
 
 from core.errors import Conflict, DomainError, Forbidden
-from oncall.models import Layer, Override, Participant, Schedule, Swap
+from oncall.models import Layer, Override, Participant, Schedule, StepTarget, Swap
 from oncall.rotations import final_segments, with_rotations
 from tenancy import audit, rls
 from tenancy.backends import role_in
@@ -173,8 +173,27 @@ def schedule_update(*, organization, actor, schedule: Schedule, layers=None, **c
     return schedule
 
 
+def policies_paging(organization, schedule: Schedule) -> list[str]:
+    """The names of the escalation policies with a step that pages the schedule."""
+    return sorted(
+        set(
+            StepTarget.objects.for_org(organization)
+            .filter(schedule=schedule)
+            .values_list("step__policy__name", flat=True)
+        )
+    )
+
+
 @rls.in_tenant
 def schedule_delete(*, organization, actor, schedule: Schedule) -> None:
+    """Refused while an escalation policy pages the schedule: its step would page nobody."""
+    used = policies_paging(organization, schedule)
+    if used:
+        raise Conflict(
+            f"Escalation policies page this schedule ({', '.join(used)}): take it out of "
+            "them first.",
+            field="schedule",
+        )
     audit.record(
         organization=organization,
         actor=actor,
