@@ -19,6 +19,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 
+from core import extensions
 from core.errors import DomainError
 from tenancy import audit
 from tenancy.backends import roles_of
@@ -291,6 +292,52 @@ class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
             self._audit(request, obj, "updated", before=before, after=after)
         for obj in formset.deleted_objects:
             self._audit(request, obj, "deleted", before={"parent": str(form.instance)})
+
+
+class ServiceBackedAdmin(TenantAdmin):
+    """An admin whose saves and deletes go through the app's services (their checks, their
+    audit), with the settings other apps keep with the record (:mod:`core.extensions`)
+    after its own fields. Subclasses name the app's ``services`` module and the record:
+    ``<record>_create(organization, actor, **fields)``, ``<record>_update(organization,
+    actor, <record>=…, **changes)`` and ``<record>_delete(organization, actor, <record>=…)``
+    are looked up there when called."""
+
+    services = None  # the app's services module
+    record = ""  # "service", "team": the services' names and keyword
+
+    def _service(self, verb: str):
+        return getattr(self.services, f"{self.record}_{verb}")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        declared = extensions.form_fields(self.model, obj)
+        kwargs["form"] = type(f"{self.model.__name__}Form", (self.form,), declared)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        organization = obj.organization
+        if change:
+            changes = {field: form.cleaned_data[field] for field in form.changed_data}
+            if changes:
+                current = self.model.objects.for_org(organization).get(pk=obj.pk)
+                self._service("update")(
+                    organization=organization,
+                    actor=request.user,
+                    **{self.record: current},
+                    **changes,
+                )
+            return
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "organization"}
+        created = self._service("create")(organization=organization, actor=request.user, **fields)
+        obj.pk, obj.created_at = created.pk, created.created_at
+
+    def delete_model(self, request, obj):
+        self._service("delete")(
+            organization=obj.organization, actor=request.user, **{self.record: obj}
+        )
+
+    def delete_queryset(self, request, queryset):
+        for record in queryset.select_related("organization"):
+            self.delete_model(request, record)
 
 
 class ReadOnlyTenantAdmin(TenantAdmin):

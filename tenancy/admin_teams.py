@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 
-from core import extensions
 from tenancy import services
-from tenancy.admin_base import TenantAdmin, TenantInline, TenantInlineFormSet
+from tenancy.admin_base import ServiceBackedAdmin, TenantInline, TenantInlineFormSet
 from tenancy.models import Membership, Team, TeamMembership
 
 
@@ -35,7 +34,9 @@ class TeamMembershipInline(TenantInline):
 
 
 @admin.register(Team)
-class TeamAdmin(TenantAdmin):
+class TeamAdmin(ServiceBackedAdmin):
+    services = services
+    record = "team"
     list_display = ["name", "slug", "organization", "member_count"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -47,36 +48,6 @@ class TeamAdmin(TenantAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_members=Count("memberships"))
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        """The team's fields and, after them, the settings other apps keep with it."""
-        declared = extensions.form_fields(Team, obj)
-        kwargs["form"] = type("TeamForm", (self.form,), declared)
-        return super().get_form(request, obj, change, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        """Through the same services as the API: their checks, their audit."""
-        organization = obj.organization
-        if change:
-            changes = {field: form.cleaned_data[field] for field in form.changed_data}
-            if changes:
-                services.team_update(
-                    organization=organization,
-                    actor=request.user,
-                    team=Team.objects.for_org(organization).get(pk=obj.pk),
-                    **changes,
-                )
-            return
-        fields = {k: v for k, v in form.cleaned_data.items() if k != "organization"}
-        created = services.team_create(organization=organization, actor=request.user, **fields)
-        obj.pk, obj.created_at = created.pk, created.created_at
-
-    def delete_model(self, request, obj):
-        services.team_delete(organization=obj.organization, actor=request.user, team=obj)
-
-    def delete_queryset(self, request, queryset):
-        for team in queryset.select_related("organization"):
-            self.delete_model(request, team)
 
     def save_formset(self, request, form, formset, change):
         for inline_form in formset.forms:
