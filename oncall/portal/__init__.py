@@ -4,7 +4,7 @@ incident page's escalation panel (``pages``)."""
 
 from django.urls import path
 
-from oncall.portal import pages, policies, schedules
+from oncall.portal import pages, policies, report, schedules
 
 app_name = "oncall"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("o/<slug:org>/oncall/policies/", policies.policy_list, name="policies"),
     path("o/<slug:org>/oncall/policies/<int:policy>/", policies.policy_detail, name="policy"),
+    path("o/<slug:org>/oncall/report/", report.oncall_report, name="report"),
     path("o/<slug:org>/pages/", pages.my_pages, name="pages"),
     path("o/<slug:org>/pages/<int:page>/acknowledge/", pages.page_acknowledge, name="acknowledge"),
     path("o/<slug:org>/incidents/<int:number>/escalate/", pages.incident_escalate, name="escalate"),
