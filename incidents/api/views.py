@@ -44,10 +44,9 @@ NUMBER = OpenApiParameter(
 
 
 def _visible_incidents(view):
-    """With what other apps show beside the incident (:mod:`core.extensions`)."""
     return selectors.incidents_visible(
         organization=view.organization, user=view.request.user, role=view.role
-    ).prefetch_related(*extensions.prefetches(Incident))
+    )
 
 
 def _incident_or_404(queryset, number: str) -> Incident:
@@ -76,9 +75,10 @@ class IncidentViewSet(
     cursor_ordering = ("-created_at", "-id")
 
     def get_queryset(self):
+        """With what other apps show beside the incident (:mod:`core.extensions`)."""
         if getattr(self, "swagger_fake_view", False):
             return Incident.objects.none()
-        return _visible_incidents(self)
+        return _visible_incidents(self).prefetch_related(*extensions.prefetches(Incident))
 
     def get_object(self):
         incident = _incident_or_404(self.get_queryset(), self.kwargs["number"])
