@@ -14,11 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch
 
 from incidents.models import Service
-from oncall.models import EscalationPolicy, Schedule, ServicePolicy, Step, StepTarget
+from oncall import selectors
+from oncall.models import EscalationPolicy, Schedule, Step, StepTarget
 from oncall.rotations import oncall_at, with_rotations
 from tenancy.models import Membership, TeamMembership
 
@@ -34,20 +34,9 @@ class Entry:
 
 def policy_for_service(*, organization, service: Service) -> EscalationPolicy | None:
     """The policy that pages for the service's incidents: its own, else its team's."""
-    link = (
-        ServicePolicy.objects.for_org(organization)
-        .filter(service=service)
-        .select_related("policy")
-        .first()
+    return selectors.policy_paging(
+        organization_id=organization.pk, service_id=service.pk, team_id=service.team_id
     )
-    if link is not None:
-        return link.policy
-    if service.team_id is None:
-        return None
-    try:
-        return service.team.escalation.policy
-    except ObjectDoesNotExist:
-        return None
 
 
 def label(target: StepTarget) -> str:

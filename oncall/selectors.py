@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils.timezone import now
 
-from oncall.models import Override, Participant, Schedule, Swap
+from oncall.models import Override, Participant, Schedule, ServicePolicy, Swap, TeamPolicy
 from oncall.rotations import Segment, final_segments, with_rotations
 
 
@@ -70,3 +70,26 @@ def user_shifts(*, organization, user, start: datetime, end: datetime):
                 shifts.append((schedule, segment))
     shifts.sort(key=lambda item: (item[1].start, item[0].pk))
     return shifts
+
+
+def policy_paging(*, organization_id: int, service_id: int | None, team_id: int | None):
+    """The escalation policy that pages for an incident of this service and team: the
+    service's own, else the team's, else None."""
+    if service_id is not None:
+        link = (
+            ServicePolicy.objects.for_org(organization_id)
+            .filter(service_id=service_id)
+            .select_related("policy")
+            .first()
+        )
+        if link is not None:
+            return link.policy
+    if team_id is None:
+        return None
+    link = (
+        TeamPolicy.objects.for_org(organization_id)
+        .filter(team_id=team_id)
+        .select_related("policy")
+        .first()
+    )
+    return None if link is None else link.policy

@@ -27,8 +27,8 @@ from core.errors import Conflict
 from incidents.models import Incident, TimelineEntry
 from incidents.services import lock_incident, timeline_entry_add, timeline_entry_build
 from incidents.states import Status
-from oncall import metrics, snapshots, targets
-from oncall.models import Escalation, EscalationPolicy, ServicePolicy, Step, TeamPolicy
+from oncall import metrics, selectors, snapshots, targets
+from oncall.models import Escalation, EscalationPolicy, ServicePolicy, Step
 from oncall.services.pages import pages_close, pages_write
 from tenancy import rls
 
@@ -50,26 +50,12 @@ ENDED_BY = {
 
 def policy_for(incident: Incident) -> EscalationPolicy | None:
     """The service's policy, else the team's (the incident's, or its service's), else none."""
-    organization_id = incident.organization_id
-    if incident.service_id is not None:
-        chosen = (
-            ServicePolicy.objects.for_org(organization_id)
-            .filter(service_id=incident.service_id)
-            .select_related("policy")
-            .first()
-        )
-        if chosen is not None:
-            return chosen.policy
     team_id = incident.team_id or (incident.service.team_id if incident.service_id else None)
-    if team_id is None:
-        return None
-    chosen = (
-        TeamPolicy.objects.for_org(organization_id)
-        .filter(team_id=team_id)
-        .select_related("policy")
-        .first()
+    return selectors.policy_paging(
+        organization_id=incident.organization_id,
+        service_id=incident.service_id,
+        team_id=team_id,
     )
-    return None if chosen is None else chosen.policy
 
 
 def _active(incident: Incident):
