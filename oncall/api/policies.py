@@ -98,15 +98,7 @@ class StepSerializer(serializers.Serializer):
     )
 
     def to_representation(self, step):
-        targets = {"users": [], "teams": [], "schedules": []}
-        for target in step.targets.all():
-            if target.user_id:
-                targets["users"].append(target.user.username)
-            elif target.team_id:
-                targets["teams"].append(target.team.slug)
-            else:
-                targets["schedules"].append(target.schedule_id)
-        return {"delay_minutes": step.delay_minutes, "round_robin": step.round_robin, **targets}
+        return services.describe_step(step)
 
 
 class EscalationPolicySerializer(serializers.ModelSerializer):

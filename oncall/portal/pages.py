@@ -14,9 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
-from incidents.models import Incident
-from incidents.selectors import incidents_visible
 from incidents.states import Status
+from incidents.views.common import incident_or_404
 from oncall import rotations
 from oncall.models import Escalation, Page, Schedule
 from oncall.services import escalations as escalation_services
@@ -25,13 +24,6 @@ from tenancy.access import org_member_required
 from tenancy.models import Team
 
 PAGES_SHOWN = 50
-
-
-def _incident(request, number: int) -> Incident:
-    visible = incidents_visible(
-        organization=request.organization, user=request.user, role=request.role
-    )
-    return get_object_or_404(visible, number=number)
 
 
 def _back_to(request, incident):
@@ -168,7 +160,7 @@ def page_acknowledge(request, page: int):
 @org_member_required
 @require_POST
 def incident_escalate(request, number: int):
-    incident = _incident(request, number)
+    incident = incident_or_404(request, number)
     if not request.user.has_perm("oncall.add_page", request.organization):
         raise PermissionDenied
     try:
@@ -185,7 +177,7 @@ def incident_escalate(request, number: int):
 @org_member_required
 @require_POST
 def incident_page(request, number: int):
-    incident = _incident(request, number)
+    incident = incident_or_404(request, number)
     organization = request.organization
     if not request.user.has_perm("oncall.add_page", organization):
         raise PermissionDenied

@@ -50,24 +50,27 @@ def policy_of(record) -> int | None:
         return None
 
 
+def describe_step(step: Step) -> dict[str, Any]:
+    """A step as the API shows it and the audit log keeps it: its targets by name (users
+    by username, teams by slug, schedules by id)."""
+    targets: dict[str, list] = {kind: [] for kind in TARGET_KINDS}
+    for target in step.targets.all():
+        if target.user_id:
+            targets["users"].append(target.user.username)
+        elif target.team_id:
+            targets["teams"].append(target.team.slug)
+        else:
+            targets["schedules"].append(target.schedule_id)
+    return {"delay_minutes": step.delay_minutes, "round_robin": step.round_robin, **targets}
+
+
 def describe(policy: EscalationPolicy) -> dict[str, Any]:
     """The policy as the audit log keeps it: its fields and its steps' targets by name."""
-    steps = []
-    for step in policy.steps.order_by("position").prefetch_related(
-        "targets__user", "targets__team"
-    ):
-        targets: dict[str, list] = {kind: [] for kind in TARGET_KINDS}
-        for target in step.targets.all():
-            if target.user_id:
-                targets["users"].append(target.user.username)
-            elif target.team_id:
-                targets["teams"].append(target.team.slug)
-            else:
-                targets["schedules"].append(target.schedule_id)
-        steps.append(
-            {"delay_minutes": step.delay_minutes, "round_robin": step.round_robin, **targets}
-        )
-    return {**audit.snapshot(policy, POLICY_FIELDS), "steps": steps}
+    steps = policy.steps.order_by("position").prefetch_related("targets__user", "targets__team")
+    return {
+        **audit.snapshot(policy, POLICY_FIELDS),
+        "steps": [describe_step(step) for step in steps],
+    }
 
 
 def _check_fields(fields: Mapping[str, Any]) -> None:
