@@ -42,8 +42,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-SETTINGS = "benchmarks.settings"
+from benchmarks import database
+from benchmarks.database import BASE_DIR, SETTINGS
+
 RECEIVER = "beacon-bench"
 BARE_PATH = "/bench/bare/"
 
@@ -191,25 +192,9 @@ def wait_healthy(server: subprocess.Popen, port: int, log_path: Path, timeout: f
 
 
 def setup_django() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        sys.exit(
-            "This benchmark measures the production setup: set DATABASE_URL to PostgreSQL, "
-            "e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/beacon_bench"
-        )
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    database.setup_django()
     from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
 
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        print("Applying missing migrations…", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS bench_row "

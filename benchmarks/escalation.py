@@ -24,37 +24,14 @@ consumes them here; point it at a Redis database you can flush).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from benchmarks import database
+
 BATCH = 50  # the engine's TICK_BATCH: rows one transaction takes
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        sys.exit(
-            "This benchmark measures the production setup: set DATABASE_URL to PostgreSQL, "
-            "e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/beacon_bench"
-        )
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        print("Applying missing migrations…", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
 
 
 def create_backlog(run: str, label: str, count: int):
@@ -215,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--escalations", type=int, default=10_000)
     args = parser.parse_args(argv)
-    setup_django()
+    database.setup_django()
     from django.conf import settings
 
     run = uuid.uuid4().hex[:8]
