@@ -29,11 +29,13 @@ def page_payload(page) -> dict:
     }
 
 
-def publish_pages(incident, pages, actor=None) -> None:
-    """One ``page.created`` per page, in the caller's transaction."""
-    bus.publish_many(
-        [
-            incident_events.event(incident, PAGE_CREATED, actor, page=page_payload(page))
-            for page in pages
-        ]
-    )
+def publish_pages(pages, actor=None) -> None:
+    """One ``page.created`` per page (on its incident's stream), in the caller's
+    transaction."""
+    if pages:
+        bus.publish_many(
+            [
+                incident_events.event(page.incident, PAGE_CREATED, actor, page=page_payload(page))
+                for page in pages
+            ]
+        )

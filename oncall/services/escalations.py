@@ -15,6 +15,7 @@ acknowledgement commits nobody is paged for it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 
@@ -29,7 +30,7 @@ from incidents.services import lock_incident, timeline_entry_add, timeline_entry
 from incidents.states import Status
 from oncall import metrics, selectors, snapshots, targets
 from oncall.models import Escalation, EscalationPolicy, ServicePolicy, Step
-from oncall.services.pages import pages_close, pages_write
+from oncall.services.pages import PageRequest, pages_close, pages_write_many
 from tenancy import rls
 
 log = logging.getLogger(__name__)
@@ -176,8 +177,60 @@ def escalation_stop(sender, *, incident: Incident, previous: str, **kwargs) -> N
         )
 
 
+class _Turns:
+    """The next turn of each round-robin step a batch pages, read under a lock taken in
+    id order before any of them (two ticks taking turns in different orders would
+    otherwise deadlock); :meth:`save` moves each step on by the turns taken."""
+
+    def __init__(self, organization_id: int, due: list[Escalation]):
+        self.organization_id = organization_id
+        ids = set()
+        for escalation in due:
+            steps = escalation.snapshot.get("steps") or []
+            if escalation.step < len(steps) and steps[escalation.step].get("round_robin"):
+                ids.add(steps[escalation.step]["id"])
+        self.next = {}
+        if ids:
+            self.next = dict(
+                Step.objects.for_org(organization_id)
+                .filter(pk__in=ids)
+                .select_for_update()
+                .order_by("pk")
+                .values_list("pk", "round_robin_next")
+            )
+        self.taken: dict[int, int] = {}
+
+    def take(self, step_id: int) -> int | None:
+        """The step's turn (None: the step was deleted since the snapshot)."""
+        if step_id not in self.next:
+            return None
+        turn = self.next[step_id] + self.taken.get(step_id, 0)
+        self.taken[step_id] = self.taken.get(step_id, 0) + 1
+        return turn
+
+    def save(self) -> None:
+        for step_id, count in self.taken.items():
+            Step.objects.for_org(self.organization_id).filter(pk=step_id).update(
+                round_robin_next=F("round_robin_next") + count
+            )
+
+
+@dataclasses.dataclass
+class _Move:
+    """What advancing one escalation writes: the step's pages, timeline notes on targets
+    that paged nobody, and the escalation's new position."""
+
+    escalation: Escalation
+    page: PageRequest
+    notes: list[str]
+    changes: dict
+
+
+ADVANCED_FIELDS = ["step", "repeat", "state", "next_escalation_at", "ended_at"]
+
+
 def _people(
-    organization_id: int, escalation: Escalation, step: dict, now, resolved: dict
+    organization_id: int, escalation: Escalation, step: dict, now, resolved: dict, turns: _Turns
 ) -> tuple[list, list]:
     """(user, reason) pairs the step pages now, each person once; and timeline notes on
     targets that page nobody. ``resolved`` keeps what targets resolved to at ``now``, so
@@ -210,93 +263,115 @@ def _people(
             chosen.setdefault(person.pk, (person, f"Step {position}: {label}"))
     people = list(chosen.values())
     if step.get("round_robin") and len(people) > 1:
-        turn = Step.objects.for_org(organization_id).select_for_update().filter(pk=step["id"])
-        row = turn.first()
-        if row is not None:
-            index = row.round_robin_next % len(people)
-            turn.update(round_robin_next=F("round_robin_next") + 1)
-        else:  # the step was deleted since: take turns by repeat
-            index = escalation.repeat % len(people)
-        people = [people[index]]
+        turn = turns.take(step["id"])
+        if turn is None:  # the step was deleted since: take turns by repeat
+            turn = escalation.repeat
+        people = [people[turn % len(people)]]
     return people, notes
 
 
-def _advance(escalation: Escalation, incident: Incident, now, resolved: dict | None = None) -> list:
-    """Pages the escalation's current step and moves it to the next one (or the next
-    repeat, or ``exhausted``); returns the pages written."""
+def _decide(escalation: Escalation, incident: Incident, now, resolved: dict, turns) -> _Move:
+    """Who the escalation's current step pages now, and where it goes next (the next
+    step, the next repeat, or ``exhausted``); writes nothing but the turns it takes."""
     snapshot = escalation.snapshot
     steps = snapshot.get("steps") or []
     if escalation.step >= len(steps):
-        _end(escalation, Escalation.State.EXHAUSTED, now=now)
-        return []
+        ended = {"state": Escalation.State.EXHAUSTED, "next_escalation_at": None, "ended_at": now}
+        return _Move(escalation, PageRequest(incident, []), [], ended)
     step = steps[escalation.step]
-    people, notes = _people(
-        incident.organization_id, escalation, step, now, {} if resolved is None else resolved
-    )
-    pages = pages_write(
-        incident, people, escalation=escalation, step=escalation.step, repeat=escalation.repeat
-    )
-    escalation.next_escalation_at = now + timedelta(
-        seconds=step["delay_minutes"] * settings.ONCALL_MINUTE_SECONDS
-    )
+    people, notes = _people(incident.organization_id, escalation, step, now, resolved, turns)
+    delay = timedelta(seconds=step["delay_minutes"] * settings.ONCALL_MINUTE_SECONDS)
+    changes = {"next_escalation_at": now + delay}
     if escalation.step + 1 < len(steps):
-        escalation.step += 1
+        changes["step"] = escalation.step + 1
     elif escalation.repeat < snapshot.get("repeat", 0):
-        escalation.step = 0
-        escalation.repeat += 1
+        changes.update(step=0, repeat=escalation.repeat + 1)
     else:
-        escalation.state = Escalation.State.EXHAUSTED
-        escalation.next_escalation_at = None
-        escalation.ended_at = now
+        changes.update(state=Escalation.State.EXHAUSTED, next_escalation_at=None, ended_at=now)
         notes.append(f"Escalation policy {snapshot['name']} has paged every step; it is done.")
-    escalation.save(update_fields=["step", "repeat", "state", "next_escalation_at", "ended_at"])
-    TimelineEntry.objects.bulk_create(
-        [
-            timeline_entry_build(
-                incident, None, TimelineEntry.Kind.NOTIFICATION, body=note, data={"nobody": True}
-            )
-            for note in notes
-        ]
-    )
-    metrics.count_after_commit(advanced=1)
-    return pages
+    page = PageRequest(incident, people, escalation, escalation.step, escalation.repeat)
+    return _Move(escalation, page, notes, changes)
 
 
-def _tick_one(escalation: Escalation, incident: Incident | None, now, resolved: dict) -> bool:
-    """Advances one due escalation the caller has locked, with its incident (locked too);
-    False when the incident is locked by a change in flight (None: the next tick tries
-    again)."""
-    if incident is None:
-        return False
-    if incident.status != Status.NEW:  # a stop that never ran (data from before the engine)
-        _end(escalation, ENDED_BY.get(incident.status, Escalation.State.CANCELLED), now=now)
-        pages_close(incident)
-        return True
+def _write(moves: list[_Move], turns: _Turns) -> None:
+    """Writes the moves of one organization's escalations with a statement per table."""
+    if not moves:
+        return
+    notes = [
+        timeline_entry_build(
+            move.page.incident,
+            None,
+            TimelineEntry.Kind.NOTIFICATION,
+            body=note,
+            data={"nobody": True},
+        )
+        for move in moves
+        for note in move.notes
+    ]
+    pages_write_many([move.page for move in moves], extra_entries=notes)
+    # Escalations moving the same way (the same step, repeat and due time: most of a
+    # batch) are one UPDATE each.
+    moving: dict[tuple, list[int]] = {}
+    for move in moves:
+        for field, value in move.changes.items():
+            setattr(move.escalation, field, value)
+        values = tuple(getattr(move.escalation, field) for field in ADVANCED_FIELDS)
+        moving.setdefault(values, []).append(move.escalation.pk)
+    for values, ids in moving.items():
+        Escalation.objects.for_org(turns.organization_id).filter(pk__in=ids).update(
+            **dict(zip(ADVANCED_FIELDS, values, strict=True))
+        )
+    turns.save()
+    metrics.count_after_commit(advanced=len(moves))
+
+
+def _advance_alone(escalation: Escalation, incident: Incident, now, resolved: dict) -> bool:
+    """Advances one escalation in its own savepoint (after its batch failed to write);
+    False when it cannot, which leaves it due for the next tick."""
     try:
         with transaction.atomic():
-            _advance(escalation, incident, now, resolved)
-    except Exception:  # one broken escalation must not hold up the organization's others
+            escalation.refresh_from_db(fields=ADVANCED_FIELDS)
+            turns = _Turns(incident.organization_id, [escalation])
+            _write([_decide(escalation, incident, now, resolved, turns)], turns)
+    except Exception:
         log.exception("escalation %s could not advance", escalation.pk)
         return False
     return True
 
 
-def _lock_round_robin_steps(organization_id: int, due: list[Escalation]) -> None:
-    """Locks the round-robin steps the batch will page, in id order, before any of them:
-    two ticks taking their turns in different orders would otherwise deadlock."""
-    ids = set()
+def _tick_batch(organization_id: int, due: list[Escalation], incidents: dict, now) -> set[int]:
+    """Advances a batch of due escalations the caller has locked, with their incidents
+    (locked too; one missing is held by a change in flight, and the next tick tries
+    again); returns the ids it left due.
+
+    The batch is written with a statement per table. One escalation that cannot be
+    decided (a broken snapshot) is left out and logged; a batch that fails to write is
+    written again one escalation at a time, so one bad row never holds up the others."""
+    turns = _Turns(organization_id, due)  # locks held until the batch's transaction ends
+    resolved: dict = {}
+    moves, left = [], set()
     for escalation in due:
-        steps = escalation.snapshot.get("steps") or []
-        if escalation.step < len(steps) and steps[escalation.step].get("round_robin"):
-            ids.add(steps[escalation.step]["id"])
-    if ids:
-        list(
-            Step.objects.for_org(organization_id)
-            .filter(pk__in=ids)
-            .select_for_update()
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        incident = incidents.get(escalation.incident_id)
+        if incident is None:
+            left.add(escalation.pk)
+        elif incident.status != Status.NEW:  # a stop that never ran (data from before)
+            _end(escalation, ENDED_BY.get(incident.status, Escalation.State.CANCELLED), now=now)
+            pages_close(incident)
+        else:
+            try:
+                moves.append(_decide(escalation, incident, now, resolved, turns))
+            except Exception:
+                log.exception("escalation %s could not advance", escalation.pk)
+                left.add(escalation.pk)
+    try:
+        with transaction.atomic():
+            _write(moves, turns)
+    except Exception:
+        log.exception("%d escalations could not be written together", len(moves))
+        for move in moves:
+            if not _advance_alone(move.escalation, move.page.incident, now, resolved):
+                left.add(move.escalation.pk)
+    return left
 
 
 def escalations_tick(*, organization_id: int) -> int:
@@ -325,14 +400,9 @@ def escalations_tick(*, organization_id: int) -> int:
                 .select_for_update(skip_locked=True)
                 .filter(pk__in=[escalation.incident_id for escalation in due])
             }
-            _lock_round_robin_steps(organization_id, due)
-            resolved: dict = {}
-            for escalation in due:
-                incident = incidents.get(escalation.incident_id)
-                if _tick_one(escalation, incident, now, resolved):
-                    advanced += 1
-                else:
-                    passed.add(escalation.pk)
+            left = _tick_batch(organization_id, due, incidents, now)
+            advanced += len(due) - len(left)
+            passed |= left
         if len(due) < TICK_BATCH:
             break
     return advanced
@@ -348,7 +418,6 @@ def escalation_escalate_now(*, organization, actor, incident: Incident) -> Escal
     if escalation is None:
         raise Conflict("No escalation is running on this incident.")
     now = timezone.now()
-    escalation.next_escalation_at = now
     timeline_entry_add(
         incident,
         actor,
@@ -356,5 +425,6 @@ def escalation_escalate_now(*, organization, actor, incident: Incident) -> Escal
         body="Escalated by hand: the next step pages now.",
         data={"escalation": escalation.pk, "step": escalation.step},
     )
-    _advance(escalation, incident, now)
+    turns = _Turns(organization.pk, [escalation])
+    _write([_decide(escalation, incident, now, {}, turns)], turns)
     return escalation

@@ -8,6 +8,8 @@ other notifier follow from the event after commit. An escalation's pages are uni
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,6 +24,18 @@ from tenancy import audit, rls
 PAGEABLE = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.ON_HOLD)
 
 
+@dataclasses.dataclass(frozen=True)
+class PageRequest:
+    """Who to page for an incident: (user, reason) pairs, for an escalation's step and
+    repeat or (no escalation) by a responder."""
+
+    incident: Incident
+    recipients: list[tuple]
+    escalation: object = None
+    step: int | None = None
+    repeat: int | None = None
+
+
 def pages_write(
     incident: Incident,
     recipients: list[tuple],
@@ -33,54 +47,77 @@ def pages_write(
 ) -> list[Page]:
     """Writes a page per (user, reason) not paged yet for this escalation step, with its
     timeline entry and event; returns the pages it wrote."""
-    organization_id = incident.organization_id
-    if escalation is not None:
+    request = PageRequest(incident, recipients, escalation, step, repeat)
+    return pages_write_many([request], sent_by=sent_by)
+
+
+def _not_paged_yet(requests: list[PageRequest]) -> list[tuple[PageRequest, object, str]]:
+    """(request, user, reason) for each recipient its escalation step has not paged."""
+    escalation_ids = {
+        request.escalation.pk for request in requests if request.escalation and request.recipients
+    }
+    already = set()
+    if escalation_ids:
         already = set(
-            Page.objects.for_org(organization_id)
-            .filter(escalation=escalation, step=step, repeat=repeat)
-            .values_list("recipient_id", flat=True)
+            Page.objects.for_org(requests[0].incident.organization_id)
+            .filter(escalation_id__in=escalation_ids)
+            .values_list("escalation_id", "step", "repeat", "recipient_id")
         )
-        recipients = [(user, reason) for user, reason in recipients if user.pk not in already]
-    if not recipients:
-        return []
+    return [
+        (request, user, reason)
+        for request in requests
+        for user, reason in request.recipients
+        if request.escalation is None
+        or (request.escalation.pk, request.step, request.repeat, user.pk) not in already
+    ]
+
+
+def pages_write_many(requests: list[PageRequest], *, extra_entries=(), sent_by=None) -> list[Page]:
+    """Writes the pages of many requests (one organization's) with a statement per table:
+    the pages, their timeline entries (and ``extra_entries``, unsaved timeline entries
+    the caller writes with them) and their events; returns the pages written."""
+    wanted = _not_paged_yet(requests) if requests else []
     now = timezone.now()
+    sender = sent_by if getattr(sent_by, "pk", None) else None
     rows = [
         Page(
-            organization_id=organization_id,
-            incident=incident,
-            escalation=escalation,
-            step=step,
-            repeat=repeat,
+            organization_id=request.incident.organization_id,
+            incident=request.incident,
+            escalation=request.escalation,
+            step=request.step,
+            repeat=request.repeat,
             recipient=user,
             reason=reason[:200],
-            sent_by=sent_by if getattr(sent_by, "pk", None) else None,
+            sent_by=sender,
             created_at=now,
         )
-        for user, reason in recipients
+        for request, user, reason in wanted
     ]
     # An escalation's pages are written only by whoever holds its row lock (the tick, an
     # escalation by hand), so the check above cannot be raced: the rows go in as they
     # are, ids returned. The unique constraint stays the last word.
-    pages = Page.objects.bulk_create(rows)
-    TimelineEntry.objects.bulk_create(
-        [
-            timeline_entry_build(
-                incident,
-                sent_by,
-                TimelineEntry.Kind.NOTIFICATION,
-                body=f"Paged {page.recipient.get_username()}: {page.reason}",
-                data={
-                    "page": page.pk,
-                    "recipient": page.recipient.get_username(),
-                    "step": page.step,
-                    "repeat": page.repeat,
-                },
-            )
-            for page in pages
-        ]
-    )
-    events.publish_pages(incident, pages, sent_by)
-    metrics.count_after_commit(pages=len(pages))
+    pages = Page.objects.bulk_create(rows) if rows else []
+    entries = [
+        timeline_entry_build(
+            page.incident,
+            sent_by,
+            TimelineEntry.Kind.NOTIFICATION,
+            body=f"Paged {page.recipient.get_username()}: {page.reason}",
+            data={
+                "page": page.pk,
+                "recipient": page.recipient.get_username(),
+                "step": page.step,
+                "repeat": page.repeat,
+            },
+        )
+        for page in pages
+    ]
+    entries.extend(extra_entries)
+    if entries:
+        TimelineEntry.objects.bulk_create(entries)
+    events.publish_pages(pages, sent_by)
+    if pages:
+        metrics.count_after_commit(pages=len(pages))
     return pages
 
 

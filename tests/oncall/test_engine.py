@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import DataError, connection
+from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
 from incidents import services as incident_services
@@ -341,3 +343,63 @@ def test_a_schedule_pages_whoever_is_on_call_when_the_step_is_due(
             .values_list("reason", flat=True)
         )
     assert reasons == [f"Step 1: schedule {schedule.name}", f"Step 2: schedule {schedule.name}"]
+
+
+def _due(org, count: int, service) -> list:
+    """``count`` new incidents on ``service`` whose escalations are due now."""
+    incidents = []
+    for n in range(count):
+        incidents.append(
+            incident_services.incident_create(
+                organization=org, actor=None, title=f"Disk {n}", service=service
+            )
+        )
+        escalations.escalation_start(organization=org, incident=incidents[-1])
+    return incidents
+
+
+def test_a_batch_of_due_escalations_takes_the_same_queries_for_2_or_20(
+    org, people, make_schedule, clock, django_assert_num_queries
+):
+    schedule = make_schedule(layers=[{"users": [people["carol"]]}], time_zone="UTC")
+    policy = make_policy(
+        org, "Disks", [{"delay": 5, "users": [people["alice"]], "schedules": [schedule]}] * 2
+    )
+    few = _due(org, 2, make_service(org, "disks", policy=policy))
+    with CaptureQueriesContext(connection) as two:
+        assert tick(org) == 2
+    many = _due(org, 20, few[0].service)
+    with django_assert_num_queries(len(two)):
+        assert tick(org) == 20
+    assert all(paged(incident) == [("alice", 0, 0), ("carol", 0, 0)] for incident in few + many)
+
+
+def test_an_escalation_that_cannot_be_decided_leaves_the_rest_of_its_batch_paged(
+    org, two_steps, clock
+):
+    first, broken, last = _due(org, 3, two_steps)
+    with rls.tenant_context(org.pk):
+        Escalation.objects.for_org(org).filter(incident=broken).update(snapshot={"steps": [{}]})
+    assert tick(org) == 2
+    assert paged(first) == paged(last) == [("alice", 0, 0)]
+    assert paged(broken) == []
+    assert escalation_of(broken).next_escalation_at == T0, "still due: the next tick tries"
+
+
+def test_a_batch_that_fails_to_write_is_written_one_escalation_at_a_time(
+    org, two_steps, clock, monkeypatch
+):
+    first, poisoned, last = _due(org, 3, two_steps)
+    real = escalations.pages_write_many
+
+    def refuses_the_poisoned(requests, **kwargs):
+        if any(request.incident.pk == poisoned.pk for request in requests):
+            raise DataError("value too long")
+        return real(requests, **kwargs)
+
+    monkeypatch.setattr(escalations, "pages_write_many", refuses_the_poisoned)
+    assert tick(org) == 2
+    assert paged(first) == paged(last) == [("alice", 0, 0)]
+    assert paged(poisoned) == []
+    assert escalation_of(poisoned).step == 0
+    assert escalation_of(first).step == escalation_of(last).step == 1
