@@ -40,21 +40,22 @@ def dispatch_to(deliveries: Iterable[tuple[int, int, str]]) -> int:
     database and the sweep sends them later, so this logs and stops.
     """
     sent = 0
-    for organization_id, event_id, subscriber in deliveries:
-        try:
-            deliver.apply_async(
-                (organization_id, event_id, subscriber),
-                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
-            )
-        except (OperationalError, OSError):
-            log.warning(
-                "event %s for %s not dispatched; the sweep will send it",
-                event_id,
-                subscriber,
-                exc_info=True,
-            )
-            break
-        sent += 1
+    try:
+        # One producer (and broker connection) from the pool for the lot.
+        with deliver.app.producer_or_acquire() as producer:
+            for organization_id, event_id, subscriber in deliveries:
+                deliver.apply_async(
+                    (organization_id, event_id, subscriber),
+                    producer=producer,
+                    retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+                )
+                sent += 1
+    except (OperationalError, OSError):
+        log.warning(
+            "events not dispatched after the first %d; the sweep will send them",
+            sent,
+            exc_info=True,
+        )
     return sent
 
 

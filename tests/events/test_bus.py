@@ -332,7 +332,7 @@ def test_a_broker_that_cannot_be_reached_loses_nothing(org, probe, monkeypatch, 
     with monkeypatch.context() as patch:
         patch.setattr(tasks.deliver, "apply_async", unreachable)
         assert bus.dispatch([(org.pk, event.pk, event.stream, event.type)]) == 0
-    assert "the sweep will send it" in caplog.text
+    assert "the sweep will send them" in caplog.text
     assert probe.seen == []
 
     with time_machine.travel(timezone.now() + timedelta(minutes=2), tick=False):

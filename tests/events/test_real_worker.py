@@ -269,7 +269,7 @@ def test_events_committed_while_the_broker_was_down_arrive_through_the_sweep(
     ids = [str(incident.pk) for incident in incidents]
     redis.stop()
     stderr = processes.run("burst", str(org.pk), "5", *ids)
-    assert "the sweep will send it" in stderr  # committed, dispatch lost, nothing raised
+    assert "the sweep will send them" in stderr  # committed, dispatch lost, nothing raised
     published = burst_events(org, incidents)
     assert len(published) == INCIDENTS * 5
 
