@@ -56,6 +56,22 @@ def only_organizations(queryset, org_ids, field="pk"):
     return queryset.unscoped() if isinstance(queryset, TenantQuerySet) else queryset
 
 
+def choices_within(queryset, org_ids):
+    """Choices of organizations, tenant rows or people narrowed to the organizations
+    ``org_ids`` (None: every one, for a superuser); people only while active."""
+    model = queryset.model
+    if model is Organization:
+        return only_organizations(queryset, org_ids)
+    if issubclass(model, TenantModel):
+        return only_organizations(queryset, org_ids, "organization_id")
+    if model is User:
+        users = queryset.filter(is_active=True)
+        if org_ids is not None:
+            users = users.filter(memberships__organization_id__in=org_ids).distinct()
+        return users
+    return queryset
+
+
 def _within(queryset, organization_id: int):
     """Choices of a tenant row or a person narrowed to one organization."""
     model = queryset.model
@@ -80,15 +96,21 @@ class TenantAdminForm(forms.ModelForm):
     row), and on an add form, where the organization is one of the choices, the save is
     checked against the organization chosen."""
 
+    # The organizations whose rows the admin page may offer before the edited object's
+    # is known (an add page): set per request by the admin; None offers every one.
+    admin_org_ids: list[int] | None = None
+
     def __init__(self, *args, organization_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization_id = organization_id or getattr(self.instance, "organization_id", None)
-        if self.organization_id is None:
-            return
         for name, field in self.fields.items():
             queryset = getattr(field, "queryset", None)
-            if name != "organization" and isinstance(queryset, QuerySet):
+            if name == "organization" or not isinstance(queryset, QuerySet):
+                continue
+            if self.organization_id is not None:
                 field.queryset = _within(queryset, self.organization_id)
+            else:
+                field.queryset = choices_within(queryset, self.admin_org_ids)
 
     def _organization(self):
         if "organization" in self.fields:
@@ -152,22 +174,26 @@ class OrganizationScopedAdminMixin:
     def has_add_permission(self, request, *args):
         return self._has(request, "add", None)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.related_model
-        org_ids = organizations_where(request, _perm(self.model, "add")) or (
+    def admin_org_ids(self, request) -> list[int] | None:
+        """The organizations whose rows this admin may offer as choices (None: all)."""
+        return organizations_where(request, _perm(self.model, "add")) or (
             None if request.user.is_superuser else []
         )
+
+    def scoped_form(self, request, form):
+        """``form`` offering only the admin's organizations' rows and people."""
+        if not issubclass(form, TenantAdminForm):
+            return form
+        return type(form.__name__, (form,), {"admin_org_ids": self.admin_org_ids(request)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
         if related is Organization:
-            kwargs["queryset"] = only_organizations(Organization.objects.active(), org_ids)
-        elif issubclass(related, TenantModel):
-            kwargs["queryset"] = only_organizations(
-                related.objects.all(), org_ids, "organization_id"
-            )
-        elif related is User:
-            users = User.objects.filter(is_active=True)
-            if org_ids is not None:
-                users = users.filter(memberships__organization_id__in=org_ids).distinct()
-            kwargs["queryset"] = users
+            kwargs["queryset"] = Organization.objects.active()
+        elif issubclass(related, TenantModel) or related is User:
+            kwargs["queryset"] = related._default_manager.all()
+        if "queryset" in kwargs:
+            kwargs["queryset"] = choices_within(kwargs["queryset"], self.admin_org_ids(request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
@@ -217,6 +243,7 @@ class TenantAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
         return obj
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = self.scoped_form(request, kwargs.get("form", self.form))
         form = super().get_form(request, obj, change=change, **kwargs)
         if _refused.get() is None:
             return form
@@ -340,6 +367,56 @@ class ServiceBackedAdmin(TenantAdmin):
             self.delete_model(request, record)
 
 
+def kept_rows(formset) -> list | None:
+    """The forms of an inline formset's rows the page keeps (existing rows not marked for
+    deletion, and new rows filled in), in page order; None when nothing was changed."""
+    if not formset.has_changed():
+        return None
+    return [
+        form
+        for form in formset.forms
+        if form not in formset.deleted_forms and (form.instance.pk or form.has_changed())
+    ]
+
+
+class WholeRecordAdmin(TenantAdmin):
+    """An admin whose record is written with its inline rows by one call to the app's
+    services, once the page and every row are valid, as the API writes it: the
+    services' checks and audit apply to the rows too, and a refused save stores nothing.
+
+    Subclasses implement :meth:`write`; the inline rows are never saved on their own."""
+
+    def write(self, request, form, rows: dict, change: bool):
+        """Creates or changes the record through the services and returns it. ``rows``
+        maps each inline's model to :func:`kept_rows` of its formset."""
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: the record is written with its rows (:meth:`save_related`)."""
+
+    def save_related(self, request, form, formsets, change):
+        rows = {formset.model: kept_rows(formset) for formset in formsets}
+        for formset in formsets:  # what the change message reads of rows saved on their own
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        saved = self.write(request, form, rows, change)
+        if not change:
+            form.instance.pk = saved.pk
+            for field in ("created_at", "updated_at"):
+                if hasattr(saved, field):
+                    setattr(form.instance, field, getattr(saved, field))
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, formsets, add)
+        changed = [
+            str(formset.model._meta.verbose_name_plural).capitalize()
+            for formset in formsets
+            if formset.has_changed()
+        ]
+        if changed and not add:
+            message.append({"changed": {"fields": changed}})
+        return message
+
+
 class ReadOnlyTenantAdmin(TenantAdmin):
     """Rows something else writes (the audit log, received alerts): the admin reads them."""
 
@@ -377,6 +454,10 @@ class TenantInline(OrganizationScopedAdminMixin, admin.TabularInline):
     formset = TenantInlineFormSet
     exclude = ["organization"]
     extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = self.scoped_form(request, kwargs.get("form", self.form))
+        return super().get_formset(request, obj, **kwargs)
 
     def has_add_permission(self, request, obj=None):
         return self._has(request, "add", obj)

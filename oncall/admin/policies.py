@@ -1,94 +1,101 @@
-"""Escalation policies in the admin: a policy with its steps inline, each step's targets on
-the step's own page, and the ``escalation_policy`` choice on services and teams."""
+"""Escalation policies in the admin: a policy with its steps inline, each step naming
+whom it pages (people, teams, schedules) in its own row, and the ``escalation_policy``
+choice on services and teams.
+
+A policy and its steps are written together through the same service as the API, once
+the page and every step row are valid: its checks (a step names someone; people are
+members; at most so many steps) and its audit record apply, and a refused save stores
+nothing."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db.models import Count
 
-from oncall.models import EscalationPolicy, Step, StepTarget
+from oncall.models import EscalationPolicy, Schedule, Step
 from oncall.services import policies as services
-from tenancy.admin_base import TenantAdmin, TenantInline
+from tenancy.admin_base import TenantAdminForm, TenantInline, WholeRecordAdmin
+from tenancy.models import Team
+
+User = get_user_model()
 
 
-class PolicyChoiceField(forms.ModelChoiceField):
-    """One of the record's organization's policies, or none.
-
-    The tenant form narrows every choice to the edited record's organization; on an add
-    page, where the organization is not known yet, nothing has been narrowed and nothing
-    is offered: the policy is chosen once the record exists."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("label", "Escalation policy")
-        kwargs.setdefault(
-            "help_text",
-            "The policy that pages for its incidents (chosen once it is saved).",
-        )
-        super().__init__(queryset=EscalationPolicy.objects.all(), **kwargs)
-
-    def _narrowed(self) -> bool:
-        return self.queryset.query.has_filters()
-
-    def _get_choices(self):
-        if not self._narrowed():
-            return [("", self.empty_label)]
-        return super()._get_choices()
-
-    choices = property(_get_choices, forms.ChoiceField.choices.fset)
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        if not self._narrowed():
-            raise forms.ValidationError("Choose the policy once it is saved.", code="invalid")
-        return super().to_python(value)
+def policy_form_field() -> forms.ModelChoiceField:
+    """A service's or team's ``escalation_policy`` on its admin page (the admin narrows
+    the choices to the record's organization)."""
+    return forms.ModelChoiceField(
+        queryset=EscalationPolicy.objects.order_by("name"),
+        required=False,
+        label="Escalation policy",
+        help_text="The policy that pages for its incidents (a service's wins over its team's).",
+    )
 
 
-def policy_form_field() -> PolicyChoiceField:
-    """A service's or team's ``escalation_policy`` on its admin page."""
-    return PolicyChoiceField()
+def _targets_field(queryset, label: str) -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=queryset,
+        required=False,
+        label=label,
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+
+
+class StepForm(TenantAdminForm):
+    """A step and whom it pages; at least one person, team or schedule."""
+
+    users = _targets_field(User.objects.order_by("username"), "People")
+    teams = _targets_field(Team.objects.order_by("name"), "Teams")
+    schedules = _targets_field(Schedule.objects.order_by("name"), "Schedules")
+
+    class Meta:
+        model = Step
+        fields = ["position", "delay_minutes", "round_robin"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            chosen = {"users": [], "teams": [], "schedules": []}
+            for target in self.instance.targets.all():
+                if target.user_id:
+                    chosen["users"].append(target.user_id)
+                elif target.team_id:
+                    chosen["teams"].append(target.team_id)
+                else:
+                    chosen["schedules"].append(target.schedule_id)
+            self.initial.update(chosen)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not any(cleaned.get(kind) for kind in services.TARGET_KINDS):
+            raise forms.ValidationError("Name whom the step pages: people, teams or schedules.")
+        return cleaned
+
+    def step(self) -> dict:
+        """The step as the policy service takes it."""
+        data = self.cleaned_data
+        return {
+            "delay_minutes": data["delay_minutes"],
+            "round_robin": data["round_robin"],
+            "users": [user.username for user in data["users"]],
+            "teams": [team.slug for team in data["teams"]],
+            "schedules": [schedule.pk for schedule in data["schedules"]],
+        }
 
 
 class StepInline(TenantInline):
     model = Step
-    fields = ["position", "delay_minutes", "round_robin", "targets"]
-    readonly_fields = ["targets"]
-    show_change_link = True
+    form = StepForm
+    fields = ["position", "delay_minutes", "round_robin", "users", "teams", "schedules"]
     ordering = ["position"]
 
-    @admin.display(description="Pages")
-    def targets(self, step):
-        if step.pk is None:
-            return "Save, then open the step to name whom it pages."
-        return ", ".join(str(target) for target in step.targets.all()) or "nobody yet"
-
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related("targets__user", "targets__team", "targets__schedule")
-        )
-
-
-class _TouchesPolicy:
-    """Saving steps or targets marks their policy changed, like an edit in the API."""
-
-    def save_formset(self, request, form, formset, change):
-        for inline_form in formset.forms:
-            inline_form.instance.organization_id = form.instance.organization_id
-        super().save_formset(request, form, formset, change)
-        if formset.new_objects or formset.changed_objects or formset.deleted_objects:
-            policy = form.instance if isinstance(form.instance, EscalationPolicy) else None
-            policy = policy or form.instance.policy
-            services.policy_touch(
-                organization=policy.organization, actor=request.user, policy=policy
-            )
+        return super().get_queryset(request).prefetch_related("targets")
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(_TouchesPolicy, TenantAdmin):
+class EscalationPolicyAdmin(WholeRecordAdmin):
     list_display = ["name", "organization", "repeat", "step_count", "updated_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_at", "updated_at"]
@@ -105,25 +112,30 @@ class EscalationPolicyAdmin(_TouchesPolicy, TenantAdmin):
         own = ["name", "description", "repeat"]
         return own + self.readonly_fields if obj else ["organization", *own]
 
-    def save_model(self, request, obj, form, change):
-        """Through the same services as the API: their checks, their audit."""
-        organization = obj.organization
-        if change:
-            changes = {
-                f: form.cleaned_data[f] for f in form.changed_data if f in services.POLICY_FIELDS
-            }
-            if changes:
-                policy = EscalationPolicy.objects.for_org(organization).get(pk=obj.pk)
-                services.policy_update(
-                    organization=organization, actor=request.user, policy=policy, **changes
-                )
-            return
-        created = services.policy_create(
-            organization=organization,
-            actor=request.user,
-            **{field: form.cleaned_data[field] for field in services.POLICY_FIELDS},
+    def write(self, request, form, rows, change):
+        """The policy and its steps (in position order, then row order)."""
+        organization = form.instance.organization
+        steps = rows.get(Step)
+        if steps is not None:
+            steps = [
+                row.step() for row in sorted(steps, key=lambda row: row.cleaned_data["position"])
+            ]
+        if not change:
+            return services.policy_create(
+                organization=organization,
+                actor=request.user,
+                steps=steps or [],
+                **{field: form.cleaned_data[field] for field in services.POLICY_FIELDS},
+            )
+        changes = {
+            f: form.cleaned_data[f] for f in form.changed_data if f in services.POLICY_FIELDS
+        }
+        policy = EscalationPolicy.objects.for_org(organization).get(pk=form.instance.pk)
+        if not changes and steps is None:
+            return policy
+        return services.policy_update(
+            organization=organization, actor=request.user, policy=policy, steps=steps, **changes
         )
-        obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
 
     def delete_model(self, request, obj):
         services.policy_delete(organization=obj.organization, actor=request.user, policy=obj)
@@ -131,31 +143,3 @@ class EscalationPolicyAdmin(_TouchesPolicy, TenantAdmin):
     def delete_queryset(self, request, queryset):
         for policy in queryset.select_related("organization"):
             self.delete_model(request, policy)
-
-
-class StepTargetInline(TenantInline):
-    model = StepTarget
-    fields = ["position", "user", "team", "schedule"]
-    ordering = ["position"]
-
-
-@admin.register(Step)
-class StepAdmin(_TouchesPolicy, TenantAdmin):
-    """A step's targets: one person, a team or a schedule per row. Reached from its
-    policy's page; steps are added and ordered there."""
-
-    fields = ["policy", "position", "delay_minutes", "round_robin"]
-    readonly_fields = ["policy"]
-    list_display = ["__str__", "organization", "delay_minutes", "round_robin"]
-    list_select_related = ["organization", "policy"]
-    inlines = [StepTargetInline]
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def get_model_perms(self, request):
-        return {}  # not on the index: steps belong to their policy's page
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.policy_touch(organization=obj.organization, actor=request.user, policy=obj.policy)

@@ -1,9 +1,10 @@
-"""Schedules in the admin: schedules with their layers, each layer's rotation, overrides
-and swaps, saved through the same services as the API where those have checks of their
-own (schedule names and zones, override spans, swap decisions)."""
+"""Schedules in the admin: a schedule with its layers inline, each naming its rotation;
+overrides and swaps. Saved through the same services as the API (a schedule is written
+with its layers, as the API writes it), so their checks and audit apply."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.formats import date_format
@@ -11,16 +12,16 @@ from django.utils.timezone import localtime, now
 
 from core.errors import DomainError
 from oncall import selectors
-from oncall.models import Layer, Override, Participant, Schedule, Swap
+from oncall.models import Layer, Override, Schedule, Swap
 from oncall.rotations import oncall_at
 from oncall.services import schedules as services
-from tenancy.admin_base import TenantAdmin, TenantInline, TenantInlineFormSet
-
-
-def _rows_in_parents_organization(form, formset) -> None:
-    """New inline rows carry the organization of the object they are added to."""
-    for inline in formset.forms:
-        inline.instance.organization_id = form.instance.organization_id
+from tenancy.admin_base import (
+    TenantAdmin,
+    TenantAdminForm,
+    TenantInline,
+    TenantInlineFormSet,
+    WholeRecordAdmin,
+)
 
 
 class PositionFormSet(TenantInlineFormSet):
@@ -38,36 +39,59 @@ class PositionFormSet(TenantInlineFormSet):
             raise ValidationError("Each row needs its own position.")
 
 
+class LayerForm(TenantAdminForm):
+    """A layer's settings and its rotation: usernames in order, shift k going to the
+    person at k mod n."""
+
+    participants = forms.CharField(
+        required=False,
+        label="Rotation",
+        help_text="Usernames in rotation order, separated by commas.",
+        widget=forms.TextInput(attrs={"size": 24}),
+    )
+
+    class Meta:
+        model = Layer
+        fields = services.LAYER_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["participants"] = ", ".join(
+                participant.user.get_username() for participant in self.instance.participants.all()
+            )
+
+    def clean_participants(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data["participants"].split(",")]
+        names = [name for name in names if name]
+        if self.organization_id is not None:
+            members = services.members_by_username(self.organization_id, names)
+            missing = [name for name in names if name not in members]
+            if missing:
+                raise ValidationError(
+                    f"Not a member of this organization: {', '.join(missing)}.", code="invalid"
+                )
+        return names
+
+    def layer(self) -> dict:
+        """The layer as the schedule service takes it."""
+        return {
+            field: self.cleaned_data[field] for field in (*services.LAYER_FIELDS, "participants")
+        }
+
+
 class LayerInline(TenantInline):
-    """A layer's settings; its rotation (who, in which order) is on the layer's own page."""
-
     model = Layer
+    form = LayerForm
     formset = PositionFormSet
-    fields = [
-        "name",
-        "position",
-        "rotation_start",
-        "handoff_time",
-        "shift_length",
-        "shift_unit",
-        "restrictions",
-        "rotation",
-    ]
-    readonly_fields = ["rotation"]
-    show_change_link = True
-
-    @admin.display(description="Rotation")
-    def rotation(self, layer):
-        if layer.pk is None:
-            return "Save, then open the layer to add people."
-        return ", ".join(p.user.get_username() for p in layer.participants.all()) or "Nobody"
+    fields = [*services.LAYER_FIELDS, "participants"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("participants__user")
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(TenantAdmin):
+class ScheduleAdmin(WholeRecordAdmin):
     list_display = ["name", "organization", "team", "time_zone"]
     list_select_related = ["organization", "team"]
     search_fields = ["name", "description"]
@@ -86,33 +110,25 @@ class ScheduleAdmin(TenantAdmin):
             return names
         return f"{names}, until {date_format(localtime(answer.until), 'DATETIME_FORMAT')}"
 
-    def save_model(self, request, obj, form, change):
-        """Through the same services as the API: their checks, their audit."""
-        organization = obj.organization
-        fields = {
-            field: form.cleaned_data[field]
-            for field in form.changed_data
-            if field in services.SCHEDULE_FIELDS
-        }
-        if change:
-            if fields:
-                services.schedule_update(
-                    organization=organization,
-                    actor=request.user,
-                    schedule=Schedule.objects.for_org(organization).get(pk=obj.pk),
-                    **fields,
-                )
-            return
-        fields.pop("name", None)
-        fields.setdefault("time_zone", form.cleaned_data.get("time_zone") or "UTC")
-        created = services.schedule_create(
-            organization=organization, actor=request.user, name=obj.name, **fields
+    def write(self, request, form, rows, change):
+        """The schedule and its layers, through the same services as the API."""
+        organization = form.instance.organization
+        layers = rows.get(Layer)
+        layers = None if layers is None else [row.layer() for row in layers]
+        fields = {field: form.cleaned_data[field] for field in services.SCHEDULE_FIELDS}
+        if not change:
+            return services.schedule_create(
+                organization=organization, actor=request.user, layers=layers or [], **fields
+            )
+        schedule = Schedule.objects.for_org(organization).get(pk=form.instance.pk)
+        changes = {field: fields[field] for field in form.changed_data if field in fields}
+        return services.schedule_update(
+            organization=organization,
+            actor=request.user,
+            schedule=schedule,
+            layers=layers,
+            **changes,
         )
-        obj.pk, obj.created_at = created.pk, created.created_at
-
-    def save_formset(self, request, form, formset, change):
-        _rows_in_parents_organization(form, formset)
-        super().save_formset(request, form, formset, change)
 
     def has_delete_permission(self, request, obj=None):
         """Not while a policy pages the schedule (the delete would be refused)."""
@@ -129,35 +145,6 @@ class ScheduleAdmin(TenantAdmin):
                 self.delete_model(request, schedule)
             except DomainError as exc:
                 self.message_user(request, f"{schedule}: {exc.message}", messages.ERROR)
-
-
-class ParticipantInline(TenantInline):
-    model = Participant
-    formset = PositionFormSet
-    fields = ["position", "user"]
-    ordering = ["position"]
-
-
-@admin.register(Layer)
-class LayerAdmin(TenantAdmin):
-    """A layer's rotation: shift k is covered by the participant at k mod n."""
-
-    list_display = ["__str__", "organization", "position", "shift_length", "shift_unit"]
-    list_select_related = ["organization", "schedule"]
-    fields = ["schedule", "name", "position", "rotation_start", "shift_length", "shift_unit"]
-    # The layer's settings are edited on its schedule's page; here, its rotation.
-    readonly_fields = fields
-    inlines = [ParticipantInline]
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_module_permission(self, request):
-        return False  # reached from its schedule's page
-
-    def save_formset(self, request, form, formset, change):
-        _rows_in_parents_organization(form, formset)
-        super().save_formset(request, form, formset, change)
 
 
 @admin.register(Override)

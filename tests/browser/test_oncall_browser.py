@@ -14,7 +14,7 @@ from alerts import services as alert_services
 from incidents import services as incident_services
 from incidents.models import Incident
 from incidents.states import Status
-from oncall.models import EscalationPolicy, Layer, Page, Schedule, Step
+from oncall.models import EscalationPolicy, Page, Schedule
 from oncall.services import escalations
 from tenancy import rls, services
 from tenancy.models import Role
@@ -64,7 +64,7 @@ def test_an_admin_sets_up_on_call_and_an_alert_pages_the_person_on_call(
     log_in(admin, "bob", PASSWORD)
     admin.wait_for_url("**/o/acme/")
 
-    # A schedule with one weekly layer, then Carol in its rotation (on the layer's page).
+    # A schedule with one weekly layer whose rotation is Carol, on one page.
     admin.goto("/admin/oncall/schedule/add/")
     admin.locator('[name="name"]').fill("Platform primary")
     admin.locator('[name="time_zone"]').select_option("Europe/Berlin")
@@ -75,25 +75,16 @@ def test_an_admin_sets_up_on_call_and_an_alert_pages_the_person_on_call(
     admin.locator('[name="layers-0-handoff_time"]').fill("09:00")
     admin.locator('[name="layers-0-shift_length"]').fill("1")
     admin.locator('[name="layers-0-shift_unit"]').select_option("weeks")
-    _save(admin)
-    layer = _in_acme(org, lambda: Layer.objects.for_org(org).get())
-    admin.goto(f"/admin/oncall/layer/{layer.pk}/change/")
-    _add_row(admin)
-    admin.locator('[name="participants-0-position"]').fill("0")
-    admin.locator('[name="participants-0-user"]').select_option(label="carol")
+    admin.locator('[name="layers-0-participants"]').fill("carol")
     _save(admin)
 
-    # A policy: the schedule first, then (on the step's page) whom it pages.
+    # A policy whose one step pages the schedule, on one page.
     admin.goto("/admin/oncall/escalationpolicy/add/")
     admin.locator('[name="name"]').fill("Checkout on-call")
     _add_row(admin)
     admin.locator('[name="steps-0-position"]').fill("0")
     admin.locator('[name="steps-0-delay_minutes"]').fill("5")
-    _save(admin)
-    step = _in_acme(org, lambda: Step.objects.for_org(org).get())
-    admin.goto(f"/admin/oncall/step/{step.pk}/change/")
-    _add_row(admin)
-    admin.locator('[name="targets-0-schedule"]').select_option(label="Platform primary")
+    admin.locator('[name="steps-0-schedules"]').select_option(label="Platform primary")
     _save(admin)
 
     # The service pages through it.

@@ -4,10 +4,12 @@ another organization's administrator gets 404."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
-from oncall.models import EscalationPolicy, Step
+from oncall.models import EscalationPolicy
 from oncall.services import policies
+from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
 from tests.admin_forms import shown
 
@@ -35,16 +37,19 @@ def page(model, view, *args):
 
 def test_the_pages_render(client_for, admin_user, policy):
     client = client_for(admin_user)
-    step = policy.steps.get(position=0)
     for address in (
         page("escalationpolicy", "changelist"),
         page("escalationpolicy", "add"),
         page("escalationpolicy", "change", policy.pk),
-        page("step", "change", step.pk),
     ):
         response = client.get(address)
         assert response.status_code == 200, address
     assert b"boss" in client.get(page("escalationpolicy", "change", policy.pk)).content
+
+
+def steps_of(policy) -> list[dict]:
+    policy = EscalationPolicy.objects.for_org(policy.organization_id).get(pk=policy.pk)
+    return [policies.describe_step(step) for step in policy.steps.order_by("position")]
 
 
 def test_saving_goes_through_the_services(org, client_for, admin_user, policy):
@@ -57,58 +62,117 @@ def test_saving_goes_through_the_services(org, client_for, admin_user, policy):
     assert (policy.name, policy.repeat) == ("Renamed", 2)
     assert policy.updated_at > before
     assert AuditEvent.objects.for_org(org).filter(action="escalationpolicy.updated").exists()
+    assert len(steps_of(policy)) == 2, "steps left as they were are kept"
+
+
+def new_policy(org, **rows) -> dict:
+    data = {
+        "organization": org.pk,
+        "name": "Nights",
+        "description": "",
+        "repeat": 0,
+        "steps-TOTAL_FORMS": len(rows),
+        "steps-INITIAL_FORMS": 0,
+    }
+    for index, row in enumerate(rows.values()):
+        data.update({f"steps-{index}-{field}": value for field, value in row.items()})
+    return data
+
+
+def test_a_policy_is_added_with_its_steps_and_whom_they_page(
+    org, client_for, admin_user, member, make_schedule
+):
+    carol = member(Role.RESPONDER, username="carol")
+    team = tenancy_services.team_create(organization=org, actor=None, slug="db", name="DB")
+    schedule = make_schedule(layers=[{"users": [carol]}], name="Primary")
+    client = client_for(admin_user)
     created = client.post(
         page("escalationpolicy", "add"),
-        {
-            "organization": org.pk,
-            "name": "Nights",
-            "description": "",
-            "repeat": 0,
-            "steps-TOTAL_FORMS": 1,
-            "steps-INITIAL_FORMS": 0,
-            "steps-0-position": 0,
-            "steps-0-delay_minutes": 5,
-        },
+        new_policy(
+            org,
+            second={"position": 2, "delay_minutes": 15, "teams": [team.pk], "round_robin": "on"},
+            first={"position": 1, "delay_minutes": 5, "users": [carol.pk, admin_user.pk]},
+            third={"position": 3, "delay_minutes": 30, "schedules": [schedule.pk]},
+        ),
     )
-    assert created.status_code == 302
+    assert created.status_code == 302, created.context and created.context["errors"]
     nights = EscalationPolicy.objects.for_org(org).get(name="Nights")
-    assert list(nights.steps.values_list("delay_minutes", flat=True)) == [5]
-    assert AuditEvent.objects.for_org(org).filter(action="escalationpolicy.created").count() == 2
+    nobody = {"users": [], "teams": [], "schedules": []}
+    assert steps_of(nights) == [
+        {**nobody, "delay_minutes": 5, "round_robin": False, "users": ["boss", "carol"]},
+        {**nobody, "delay_minutes": 15, "round_robin": True, "teams": ["db"]},
+        {**nobody, "delay_minutes": 30, "round_robin": False, "schedules": [schedule.pk]},
+    ]
+    [audit] = AuditEvent.objects.for_org(org).filter(action="escalationpolicy.created")
+    assert len(audit.after["steps"]) == 3
+    shown_again = client.get(page("escalationpolicy", "change", nights.pk))
+    first = shown_again.context["inline_admin_formsets"][0].formset.forms[0]
+    assert sorted(first["users"].value()) == sorted([carol.pk, admin_user.pk])
 
 
-def test_step_targets_are_edited_on_the_step(org, client_for, admin_user, member, policy):
-    other = member(Role.RESPONDER, username="carol")
+def test_a_step_that_pages_nobody_is_refused_and_nothing_is_stored(org, client_for, admin_user):
     client = client_for(admin_user)
-    step = policy.steps.get(position=0)
-    address = page("step", "change", step.pk)
+    refused = client.post(
+        page("escalationpolicy", "add"),
+        new_policy(org, first={"position": 0, "delay_minutes": 5}),
+    )
+    assert refused.status_code == 200
+    [step_errors] = refused.context["inline_admin_formsets"][0].formset.errors
+    assert "Name whom the step pages" in str(step_errors)
+    assert not EscalationPolicy.objects.for_org(org).filter(name="Nights").exists()
+
+
+def test_steps_are_edited_reordered_and_removed_in_place(
+    org, client_for, admin_user, member, policy
+):
+    carol = member(Role.RESPONDER, username="carol")
+    client = client_for(admin_user)
+    address = page("escalationpolicy", "change", policy.pk)
     data = shown(client.get(address))
     data.update(
         {
-            "targets-TOTAL_FORMS": 2,
-            "targets-1-position": 1,
-            "targets-1-user": other.pk,
-            "targets-1-step": step.pk,
+            "steps-0-position": 5,  # the first step goes last
+            "steps-0-users": [carol.pk],
+            "steps-1-DELETE": "on",
+            "steps-TOTAL_FORMS": 3,
+            "steps-2-position": 1,
+            "steps-2-delay_minutes": 20,
+            "steps-2-users": [admin_user.pk],
         }
     )
     response = client.post(address, data)
-    assert response.status_code == 302, response.content
-    assert [t.user.username for t in step.targets.order_by("position")] == ["boss", "carol"]
-    both = {**data, "targets-1-team": "", "targets-1-schedule": ""}
-    both["targets-1-user"] = ""
-    refused = client.post(address, both)
-    assert refused.status_code == 200  # a target names someone: shown again with the error
-    assert Step.objects.for_org(org).get(pk=step.pk).targets.count() == 2
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert [(step["users"], step["delay_minutes"]) for step in steps_of(policy)] == [
+        (["boss"], 20),
+        (["carol"], 30),
+    ]
+    log = LogEntry.objects.filter(object_id=str(policy.pk)).latest("action_time")
+    assert "steps" in log.get_change_message()
+
+
+def test_only_the_organizations_people_teams_and_schedules_are_offered(
+    org, other_org, client_for, admin_user, member, policy, make_schedule
+):
+    stranger = member(Role.RESPONDER, organization=other_org, username="stranger")
+    tenancy_services.team_create(organization=other_org, actor=None, slug="theirs", name="Theirs")
+    make_schedule(layers=[{"users": [stranger]}], organization=other_org, name="Their rota")
+    client = client_for(admin_user)
+    for address in (page("escalationpolicy", "add"), page("escalationpolicy", "change", policy.pk)):
+        content = client.get(address).content
+        for name in (b"stranger", b"Theirs", b"Their rota"):
+            assert name not in content, (address, name)
+    address = page("escalationpolicy", "change", policy.pk)
+    refused = client.post(address, shown(client.get(address), **{"steps-0-users": [stranger.pk]}))
+    assert refused.status_code == 200
+    assert steps_of(policy)[0]["users"] == ["boss"]
 
 
 def test_another_organizations_admin_gets_404(other_org, member, client_for, policy):
     client = client_for(member(Role.ADMIN, organization=other_org))
-    step = policy.steps.get(position=0)
     for address in (
         page("escalationpolicy", "change", policy.pk),
         page("escalationpolicy", "delete", policy.pk),
         page("escalationpolicy", "history", policy.pk),
-        page("step", "change", step.pk),
-        page("step", "delete", step.pk),
     ):
         assert client.get(address).status_code == 404, address
     assert b"Default" not in client.get(page("escalationpolicy", "changelist")).content

@@ -131,6 +131,12 @@ def test_the_admin_offers_the_organizations_policies_and_saves_through_services(
     )
     refused = client.post(address, shown(page, escalation_policy=theirs.pk))
     assert "escalation_policy" in errors(refused)
-    add = client.get(reverse(f"admin:{model._meta.app_label}_{kind}_add"))
+    add_address = reverse(f"admin:{model._meta.app_label}_{kind}_add")
+    add = client.get(add_address)
     assert add.status_code == 200
+    assert b"Ours" in add.content, "chosen as the record is added"
     assert b"Theirs" not in add.content
+    data = shown(add, organization=org.pk, slug="fresh", name="Fresh", escalation_policy=ours.pk)
+    assert client.post(add_address, data).status_code == 302
+    fresh = model.objects.for_org(org).select_related("escalation").get(slug="fresh")
+    assert policies.policy_of(fresh) == ours.pk
