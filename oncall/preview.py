@@ -4,23 +4,20 @@ step, when it would page and whom.
 Steps page one after the other, each ``delay_minutes`` after the previous one, and the
 whole list again ``repeat`` more times, so the timeline is exact as long as nobody
 acknowledges. Whom a step pages is resolved at the moment it pages, as the engine resolves
-it: a person while a member, a team's members, whoever a schedule has on call then (a
-schedule may hand over between the first step and the last), active members only.
+it (:mod:`oncall.targets`): a responder while a member, a team's responders, whoever a
+schedule has on call then (a schedule may hand over between the first step and the
+last).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Prefetch
-
 from incidents.models import Service
-from oncall import selectors
-from oncall.models import EscalationPolicy, Schedule, Step, StepTarget
-from oncall.rotations import oncall_at, with_rotations
-from tenancy.models import Membership, TeamMembership
+from oncall import selectors, targets
+from oncall.models import EscalationPolicy, StepTarget
+from oncall.snapshots import target_of
 
 
 @dataclass
@@ -47,64 +44,32 @@ def label(target: StepTarget) -> str:
     return f"schedule {target.schedule.name}"
 
 
-class _People:
-    """Who a step's targets name at a moment, from what was read once for the whole
-    timeline: the organization's active members, the teams' members and the schedules'
-    rotations."""
-
-    def __init__(self, organization, steps: list[Step]):
-        self.members = set(
-            Membership.objects.for_org(organization)
-            .filter(user__is_active=True)
-            .values_list("user_id", flat=True)
-        )
-        team_ids = {t.team_id for step in steps for t in step.targets.all() if t.team_id}
-        self.teams = defaultdict(list)
-        memberships = (
-            TeamMembership.objects.for_org(organization)
-            .filter(team_id__in=team_ids)
-            .select_related("user")
-            .order_by("user__username")
-        )
-        for membership in memberships:
-            self.teams[membership.team_id].append(membership.user)
-
-    def of(self, target: StepTarget, at: datetime) -> list:
-        if target.user_id:
-            users = [target.user]
-        elif target.team_id:
-            users = self.teams[target.team_id]
-        else:
-            users = oncall_at(target.schedule, at).users
-        return [user for user in users if user.pk in self.members]
-
-
 def timeline(*, organization, policy: EscalationPolicy, at: datetime) -> list[Entry]:
     """Every page the policy would send from ``at``, in order; a round-robin step shows
     the one person whose turn it is."""
-    schedules = with_rotations(Schedule.objects.for_org(organization))
     steps = list(
         policy.steps.order_by("position").prefetch_related(
-            "targets__user",
-            "targets__team",
-            Prefetch("targets__schedule", queryset=schedules),
+            "targets__user", "targets__team", "targets__schedule"
         )
     )
-    people = _People(organization, steps)
+    resolver = targets.Resolver(
+        organization,
+        [target_of(target) for step in steps for target in step.targets.all()],
+        since=at,
+    )
     entries = []
     moment = at
     for repeat in range(policy.repeat + 1):
         for index, step in enumerate(steps):
-            targets = list(step.targets.all())
+            step_targets = list(step.targets.all())
             users = []
-            for target in targets:
-                for user in people.of(target, moment):
+            for target in step_targets:
+                for user in resolver.resolve(target_of(target), moment).people:
                     if user.username not in users:
                         users.append(user.username)
             if step.round_robin and users:
                 users = [users[step.round_robin_next % len(users)]]
-            entries.append(
-                Entry(repeat, index, moment, users, [label(target) for target in targets])
-            )
+            labels = [label(target) for target in step_targets]
+            entries.append(Entry(repeat, index, moment, users, labels))
             moment += timedelta(minutes=step.delay_minutes)
     return entries

@@ -12,7 +12,8 @@ from django.db.models import Prefetch
 from oncall.models import EscalationPolicy, StepTarget
 
 
-def _target(target: StepTarget) -> dict:
+def target_of(target: StepTarget) -> dict:
+    """A step's target as the engine resolves it (:mod:`oncall.targets`)."""
     if target.user_id is not None:
         return {"kind": "user", "id": target.user_id, "name": target.user.get_username()}
     if target.team_id is not None:
@@ -40,7 +41,7 @@ def snapshot(policy: EscalationPolicy) -> dict:
                 "id": step.pk,
                 "delay_minutes": step.delay_minutes,
                 "round_robin": step.round_robin,
-                "targets": [_target(target) for target in step.targets.all()],
+                "targets": [target_of(target) for target in step.targets.all()],
             }
             for step in steps
         ],

@@ -229,37 +229,52 @@ class _Move:
 ADVANCED_FIELDS = ["step", "repeat", "state", "next_escalation_at", "ended_at"]
 
 
-def _people(
-    organization_id: int, escalation: Escalation, step: dict, now, resolved: dict, turns: _Turns
-) -> tuple[list, list]:
+def _current_targets(escalation: Escalation) -> list:
+    steps = escalation.snapshot.get("steps") or []
+    if escalation.step < len(steps) and isinstance(steps[escalation.step], dict):
+        return steps[escalation.step].get("targets") or []
+    return []
+
+
+class _Found:
+    """Whom the targets of a batch's current steps page now: read once for the batch
+    (:class:`oncall.targets.Resolver`), each target resolved once; a target that cannot
+    be resolved is None, and logged, so one broken target stops none of the others."""
+
+    def __init__(self, organization_id: int, due: list[Escalation], now):
+        wanted = [target for escalation in due for target in _current_targets(escalation)]
+        self.resolver = targets.Resolver(organization_id, wanted, since=now)
+        self.now = now
+        self.cache: dict = {}
+
+    def of(self, target: dict):
+        key = (target.get("kind"), target.get("id"))
+        if key not in self.cache:
+            try:
+                self.cache[key] = self.resolver.resolve(target, self.now)
+            except Exception:
+                log.exception("step target %s could not be resolved", key)
+                self.cache[key] = None
+        return self.cache[key]
+
+
+def _people(escalation: Escalation, step: dict, found: _Found, turns: _Turns) -> tuple[list, list]:
     """(user, reason) pairs the step pages now, each person once; and timeline notes on
-    targets that page nobody. ``resolved`` keeps what targets resolved to at ``now``, so
-    a batch of escalations paging the same schedule resolves it once."""
+    targets that page nobody."""
     position = escalation.step + 1
     chosen: dict[int, tuple] = {}
     notes = []
     if not step["targets"]:
         notes.append(f"Step {position} names nobody (its targets were deleted); it pages nobody.")
     for target in step["targets"]:
-        key = (target["kind"], target["id"])
-        if key not in resolved:
-            try:
-                resolved[key] = targets.resolve(organization_id, target, now)
-            except Exception:  # one broken target must not stop the step's others
-                log.exception("step target %s could not be resolved", key)
-                resolved[key] = None
-        found = resolved[key]
-        if found is None:
-            notes.append(
-                f"Step {position}: {target['kind']} {target['name']} could not be resolved; "
-                "it pages nobody."
-            )
-            continue
         label = f"{target['kind']} {target['name']}"
-        if not found.people:
-            why = "no longer exists" if found.gone else "has nobody to page"
-            notes.append(f"Step {position}: {label} {why}; it pages nobody.")
-        for person in found.people:
+        resolution = found.of(target)
+        if resolution is None:
+            notes.append(f"Step {position}: {label} could not be resolved; it pages nobody.")
+            continue
+        if not resolution.people:
+            notes.append(f"Step {position}: {label} {resolution.why}; it pages nobody.")
+        for person in resolution.people:
             chosen.setdefault(person.pk, (person, f"Step {position}: {label}"))
     people = list(chosen.values())
     if step.get("round_robin") and len(people) > 1:
@@ -270,7 +285,7 @@ def _people(
     return people, notes
 
 
-def _decide(escalation: Escalation, incident: Incident, now, resolved: dict, turns) -> _Move:
+def _decide(escalation: Escalation, incident: Incident, now, found: _Found, turns) -> _Move:
     """Who the escalation's current step pages now, and where it goes next (the next
     step, the next repeat, or ``exhausted``); writes nothing but the turns it takes."""
     snapshot = escalation.snapshot
@@ -279,7 +294,7 @@ def _decide(escalation: Escalation, incident: Incident, now, resolved: dict, tur
         ended = {"state": Escalation.State.EXHAUSTED, "next_escalation_at": None, "ended_at": now}
         return _Move(escalation, PageRequest(incident, []), [], ended)
     step = steps[escalation.step]
-    people, notes = _people(incident.organization_id, escalation, step, now, resolved, turns)
+    people, notes = _people(escalation, step, found, turns)
     delay = timedelta(seconds=step["delay_minutes"] * settings.ONCALL_MINUTE_SECONDS)
     changes = {"next_escalation_at": now + delay}
     if escalation.step + 1 < len(steps):
@@ -325,14 +340,14 @@ def _write(moves: list[_Move], turns: _Turns) -> None:
     metrics.count_after_commit(advanced=len(moves))
 
 
-def _advance_alone(escalation: Escalation, incident: Incident, now, resolved: dict) -> bool:
+def _advance_alone(escalation: Escalation, incident: Incident, now, found: _Found) -> bool:
     """Advances one escalation in its own savepoint (after its batch failed to write);
     False when it cannot, which leaves it due for the next tick."""
     try:
         with transaction.atomic():
             escalation.refresh_from_db(fields=ADVANCED_FIELDS)
             turns = _Turns(incident.organization_id, [escalation])
-            _write([_decide(escalation, incident, now, resolved, turns)], turns)
+            _write([_decide(escalation, incident, now, found, turns)], turns)
     except Exception:
         log.exception("escalation %s could not advance", escalation.pk)
         return False
@@ -348,7 +363,7 @@ def _tick_batch(organization_id: int, due: list[Escalation], incidents: dict, no
     decided (a broken snapshot) is left out and logged; a batch that fails to write is
     written again one escalation at a time, so one bad row never holds up the others."""
     turns = _Turns(organization_id, due)  # locks held until the batch's transaction ends
-    resolved: dict = {}
+    found = _Found(organization_id, due, now)
     moves, left = [], set()
     for escalation in due:
         incident = incidents.get(escalation.incident_id)
@@ -359,7 +374,7 @@ def _tick_batch(organization_id: int, due: list[Escalation], incidents: dict, no
             pages_close(incident)
         else:
             try:
-                moves.append(_decide(escalation, incident, now, resolved, turns))
+                moves.append(_decide(escalation, incident, now, found, turns))
             except Exception:
                 log.exception("escalation %s could not advance", escalation.pk)
                 left.add(escalation.pk)
@@ -369,7 +384,7 @@ def _tick_batch(organization_id: int, due: list[Escalation], incidents: dict, no
     except Exception:
         log.exception("%d escalations could not be written together", len(moves))
         for move in moves:
-            if not _advance_alone(move.escalation, move.page.incident, now, resolved):
+            if not _advance_alone(move.escalation, move.page.incident, now, found):
                 left.add(move.escalation.pk)
     return left
 
@@ -426,5 +441,6 @@ def escalation_escalate_now(*, organization, actor, incident: Incident) -> Escal
         data={"escalation": escalation.pk, "step": escalation.step},
     )
     turns = _Turns(organization.pk, [escalation])
-    _write([_decide(escalation, incident, now, {}, turns)], turns)
+    found = _Found(organization.pk, [escalation], now)
+    _write([_decide(escalation, incident, now, found, turns)], turns)
     return escalation

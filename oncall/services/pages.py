@@ -143,9 +143,10 @@ def page_someone(
     incident = lock_incident(organization, incident)
     if incident.status not in PAGEABLE:
         raise Conflict(f"The incident is {incident.status}: nobody is paged for it.")
-    people = targets.people(organization, target, timezone.now())
-    if not people:
-        raise DomainError(f"{target['name']} has nobody to page now.", field=kind)
+    found = targets.resolve(organization, target, timezone.now())
+    if not found.people:
+        raise DomainError(f"{kind.capitalize()} {target['name']} {found.why}.", field=kind)
+    people = found.people
     reason = f"Paged by {audit.actor_label(actor)}: {kind} {target['name']}"
     return pages_write(incident, [(person, reason) for person in people], sent_by=actor)
 

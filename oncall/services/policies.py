@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
 from django.utils.timezone import now
@@ -29,10 +28,10 @@ from oncall.models import (
     StepTarget,
     TeamPolicy,
 )
+from oncall.targets import RESPONDS
 from tenancy import audit, rls
-from tenancy.models import Team
-
-User = get_user_model()
+from tenancy.models import Membership, Team
+from tenancy.roles import roles_with_perm
 
 MAX_STEPS = 20
 MAX_TARGETS = 50
@@ -93,12 +92,13 @@ def _resolve(organization, steps: list[Mapping[str, Any]]) -> list[tuple[Step, l
     usernames, slugs, ids = (_wanted(steps, kind) for kind in TARGET_KINDS)
     if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
         raise DomainError("Schedules are named by their id.", field="steps")
-    users = {
-        user.username: user
-        for user in User.objects.filter(
-            username__in=usernames, memberships__organization=organization
-        )
-    }
+    memberships = Membership.objects.for_org(organization).filter(user__username__in=usernames)
+    users, bystanders = {}, set()
+    for membership in memberships.select_related("user"):
+        if membership.role in roles_with_perm(RESPONDS):
+            users[membership.user.username] = membership.user
+        else:
+            bystanders.add(membership.user.username)
     teams = {team.slug: team for team in Team.objects.for_org(organization).filter(slug__in=slugs)}
     schedules = {s.pk: s for s in Schedule.objects.for_org(organization).filter(pk__in=ids)}
     found = {"users": users, "teams": teams, "schedules": schedules}
@@ -118,6 +118,11 @@ def _resolve(organization, steps: list[Mapping[str, Any]]) -> list[tuple[Step, l
             if len(set(names)) != len(names):
                 raise DomainError(f"{label}: {kind} are named once each.", field="steps")
             for name in names:
+                if kind == "users" and name in bystanders:
+                    raise DomainError(
+                        f"{label}: {name} cannot acknowledge a page (not a responder here).",
+                        field="steps",
+                    )
                 if name not in found[kind]:
                     raise DomainError(f"{label}: no {kind[:-1]} {name!r} here.", field="steps")
                 targets.append(StepTarget(**{kind[:-1]: found[kind][name]}))
@@ -216,14 +221,6 @@ def policy_update(
             before=before,
             after=after,
         )
-    return policy
-
-
-@rls.in_tenant
-def policy_touch(*, organization, actor, policy: EscalationPolicy) -> EscalationPolicy:
-    """Marks the policy changed when its steps were edited on their own (the admin)."""
-    policy.updated_at = now()
-    policy.save(update_fields=["updated_at"])
     return policy
 
 

@@ -362,16 +362,17 @@ def test_a_batch_of_due_escalations_takes_the_same_queries_for_2_or_20(
     org, people, make_schedule, clock, django_assert_num_queries
 ):
     schedule = make_schedule(layers=[{"users": [people["carol"]]}], time_zone="UTC")
-    policy = make_policy(
-        org, "Disks", [{"delay": 5, "users": [people["alice"]], "schedules": [schedule]}] * 2
-    )
+    team = make_team(org, "storage", [people["bob"]])
+    step = {"delay": 5, "users": [people["alice"]], "teams": [team], "schedules": [schedule]}
+    policy = make_policy(org, "Disks", [step] * 2)
     few = _due(org, 2, make_service(org, "disks", policy=policy))
     with CaptureQueriesContext(connection) as two:
         assert tick(org) == 2
     many = _due(org, 20, few[0].service)
     with django_assert_num_queries(len(two)):
         assert tick(org) == 20
-    assert all(paged(incident) == [("alice", 0, 0), ("carol", 0, 0)] for incident in few + many)
+    expected = [("alice", 0, 0), ("bob", 0, 0), ("carol", 0, 0)]
+    assert all(paged(incident) == expected for incident in few + many)
 
 
 def test_an_escalation_that_cannot_be_decided_leaves_the_rest_of_its_batch_paged(
@@ -403,3 +404,22 @@ def test_a_batch_that_fails_to_write_is_written_one_escalation_at_a_time(
     assert paged(poisoned) == []
     assert escalation_of(poisoned).step == 0
     assert escalation_of(first).step == escalation_of(last).step == 1
+
+
+def test_only_people_who_can_acknowledge_are_paged(org, people, member, make_schedule, clock):
+    watcher = member(Role.STAKEHOLDER, username="watcher")
+    team = make_team(org, "support", [watcher, people["bob"]])
+    rota = make_schedule(layers=[{"users": [watcher]}], time_zone="UTC", name="Rota")
+    policy = make_policy(org, "Mixed", [{"teams": [team], "schedules": [rota]}])
+    [incident] = _due(org, 1, make_service(org, "mixed", policy=policy))
+    tick(org)
+    assert paged(incident) == [("bob", 0, 0)]
+    with rls.tenant_context(org.pk):
+        notes = set(
+            TimelineEntry.objects.for_org(org)
+            .filter(incident=incident, data__nobody=True)
+            .values_list("body", flat=True)
+        )
+    assert {note for note in notes if note.startswith("Step")} == {
+        "Step 1: schedule Rota has no responder on call; it pages nobody."
+    }

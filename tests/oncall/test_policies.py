@@ -124,6 +124,15 @@ def test_bad_input_is_a_field_error_and_stores_nothing(
     assert not Step.objects.for_org(org).exists()
 
 
+@pytest.mark.parametrize("role", [Role.STAKEHOLDER, Role.REPORTER])
+def test_someone_who_cannot_acknowledge_is_refused_as_a_target(org, admin, ops, member, role):
+    member(role, username="watcher")
+    response = admin.post(url(org), body(steps=[{"users": ["watcher"]}]), format="json")
+    assert response.status_code == 400
+    assert "watcher cannot acknowledge a page" in str(response.json()["steps"])
+    assert not EscalationPolicy.objects.for_org(org).exists()
+
+
 def test_a_duplicate_name_is_a_conflict(org, admin, ops):
     assert admin.post(url(org), body(), format="json").status_code == 201
     response = admin.post(url(org), body(), format="json")

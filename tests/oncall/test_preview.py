@@ -147,3 +147,10 @@ def test_a_schedule_pages_whoever_is_on_call_when_the_step_pages(org, people):
         (9, 30, ["bob"]),
     ]
     assert entries[0].targets == ["schedule Primary"]
+
+
+def test_only_responders_are_previewed_as_the_engine_pages_them(org, policy, ops, member):
+    watcher = member(Role.STAKEHOLDER, username="watcher")
+    services.team_member_add(organization=org, actor=None, team=ops, user=watcher)
+    entries = timeline(organization=org, policy=policy, at=datetime(2026, 3, 2, 10, tzinfo=UTC))
+    assert entries[1].users == ["alice", "bob", "carol"]

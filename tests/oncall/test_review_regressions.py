@@ -68,14 +68,14 @@ def test_a_target_that_cannot_be_resolved_pages_nobody_and_the_rest_go_on(
     incident = open_incident(
         org, django_capture_on_commit_callbacks, service=make_service(org, "web", policy=policy)
     )
-    real = targets.resolve
+    real = targets.Resolver.resolve
 
-    def broken(organization, target, at):
+    def broken(resolver, target, at):
         if target["kind"] == "schedule":
             raise OverflowError("date value out of range")
-        return real(organization, target, at)
+        return real(resolver, target, at)
 
-    monkeypatch.setattr(targets, "resolve", broken)
+    monkeypatch.setattr(targets.Resolver, "resolve", broken)
     assert escalations.escalations_tick(organization_id=org.pk) == 1
     assert paged(incident) == [("bob", 0, 0)]
     with rls.tenant_context(org.pk):
