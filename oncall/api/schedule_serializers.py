@@ -207,4 +207,5 @@ class SwapAcceptSerializer(serializers.Serializer):
 
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
+    unchanged = serializers.IntegerField(help_text="Events the schedule had already.")
     errors = serializers.ListField(child=serializers.DictField())

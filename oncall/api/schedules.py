@@ -180,7 +180,8 @@ class ScheduleViewSet(IdLookupMixin, OrganizationScopedMixin, viewsets.ModelView
     def import_calendar(self, request, *args, **kwargs):
         """Overrides from an .ics file: each event covers the schedule for the member its
         ATTENDEE or ORGANIZER e-mail, or its SUMMARY (username or e-mail), names. Events
-        that cannot be one are listed with the reason; the others are created."""
+        that cannot be one are listed with the reason; an event the schedule has already (the
+        file imported again) is counted as unchanged; the others are created."""
         schedule = self.get_object()
         upload = request.data.get("file")
         if isinstance(upload, str):  # a form field rather than a file
@@ -194,10 +195,10 @@ class ScheduleViewSet(IdLookupMixin, OrganizationScopedMixin, viewsets.ModelView
         events, error = ical.parse(data, schedule.time_zone)
         if error:
             raise ValidationError({"file": [error]})
-        created, errors = services.overrides_import(
+        result = services.overrides_import(
             organization=self.organization, actor=request.user, schedule=schedule, events=events
         )
-        return Response({"created": created, "errors": errors})
+        return Response(ImportResultSerializer(result).data)
 
 
 class ScheduleChildMixin(OrganizationScopedMixin):

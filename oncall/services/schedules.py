@@ -357,12 +357,19 @@ def _member_lookup(organization) -> dict[str, User]:
 
 
 @rls.in_tenant
-def overrides_import(*, organization, actor, schedule: Schedule, events) -> tuple[int, list]:
+def overrides_import(*, organization, actor, schedule: Schedule, events) -> dict:
     """Overrides from imported calendar events (:class:`oncall.ical.ImportedEvent`), each
-    for the member it names by e-mail address or username. Events that cannot be one are
-    reported, ``[{"event": n, "uid": …, "error": …}]``; the others are created."""
+    for the member it names by e-mail address or username. Returns ``{"created": n,
+    "unchanged": n, "errors": [{"event": n, "uid": …, "error": …}]}``: events that cannot
+    be one are reported; one the schedule has already (the same person and times: the
+    file imported again) is left as it is; the others are created."""
     lookup = _member_lookup(organization)
-    created, errors = [], []
+    present = set(
+        Override.objects.for_org(organization)
+        .filter(schedule=schedule)
+        .values_list("user_id", "start", "end")
+    )
+    created, errors, unchanged = [], [], 0
     for event in events:
         error = event.error
         user = None
@@ -386,6 +393,10 @@ def overrides_import(*, organization, actor, schedule: Schedule, events) -> tupl
         if error:
             errors.append({"event": event.index, "uid": event.uid, "error": error})
             continue
+        if (user.pk, event.start, event.end) in present:
+            unchanged += 1
+            continue
+        present.add((user.pk, event.start, event.end))
         created.append(
             Override(
                 organization=organization,
@@ -403,6 +414,6 @@ def overrides_import(*, organization, actor, schedule: Schedule, events) -> tupl
             actor=actor,
             action="override.imported",
             target=schedule,
-            after={"created": len(created), "refused": len(errors)},
+            after={"created": len(created), "unchanged": unchanged, "refused": len(errors)},
         )
-    return len(created), errors
+    return {"created": len(created), "unchanged": unchanged, "errors": errors}

@@ -230,6 +230,18 @@ def test_import_makes_an_override_per_event_and_reports_the_rest(
     ]
 
 
+def test_importing_the_same_file_again_changes_nothing(api_client_for, org, primary, team):
+    client = api_client_for(team["carol"])
+    path = url(org, "schedule-import-calendar", pk=primary.pk)
+    first = client.post(path, CALENDAR, content_type="text/calendar").json()
+    again = client.post(path, CALENDAR, content_type="text/calendar").json()
+    assert (first["created"], first["unchanged"]) == (2, 0)
+    assert (again["created"], again["unchanged"]) == (0, 2)
+    assert len(again["errors"]) == 2, "what could not be imported is still said"
+    see(org)
+    assert Override.objects.for_org(org).count() == 2
+
+
 @pytest.mark.parametrize(
     "content",
     [
