@@ -42,6 +42,28 @@ MISSING = {
 # to confirm or reopen, a paged person's link to acknowledge); tests/incidents/test_closure.py
 # and tests/oncall/test_ack_link.py walk them across organizations.
 TOKEN_ROUTES = {"incidents:confirm", "paging:acknowledge"}
+# Routes whose ``pk`` is not an audit event's: the foreign value they take instead.
+PK_OF = {
+    "schedule-detail": "schedule",
+    "schedule-import-calendar": "schedule",
+    "schedule-oncall": "schedule",
+    "schedule-shifts": "schedule",
+    "schedule-override-detail": "override",
+    "schedule-swap-accept": "swap",
+    "schedule-swap-cancel": "swap",
+    "schedule-swap-detail": "swap",
+    "page-acknowledge": "page",
+}
+
+
+def foreign_kwargs(name: str, groups, foreign, **own) -> dict:
+    """The route's groups filled with the other organization's values (``own`` first)."""
+    return {
+        group: own[group]
+        if group in own
+        else foreign[PK_OF.get(name, "pk") if group == "pk" else group]
+        for group in groups
+    }
 
 
 def walk(patterns=None, prefix="", namespace=None):
@@ -129,6 +151,7 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "schedule": str(schedule.pk),
         "policy": str(policy.pk),
         "page": str(_secret_page(incident, user).pk),
+        **_secret_cover(schedule, user),
     }
 
 
@@ -142,6 +165,33 @@ def _secret_page(incident, user):
             recipient=user,
             reason="Secret page",
         )
+
+
+def _secret_cover(schedule, user) -> dict:
+    """An override and an offered swap on the other organization's schedule."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from oncall.services import schedules as schedule_services
+
+    organization, start = schedule.organization, timezone.now() + timedelta(days=2)
+    override = schedule_services.override_create(
+        organization=organization,
+        actor=user,
+        schedule=schedule,
+        user=user,
+        start=start,
+        end=start + timedelta(hours=4),
+    )
+    swap = schedule_services.swap_offer(
+        organization=organization,
+        actor=user,
+        schedule=schedule,
+        start=start + timedelta(days=1),
+        end=start + timedelta(days=1, hours=2),
+    )
+    return {"override": str(override.pk), "swap": str(swap.pk)}
 
 
 def _secret_schedule(organization, user):
@@ -196,7 +246,7 @@ def test_every_organization_route_answers_404_to_another_organizations_owner(
             continue
         unknown = groups - set(foreign)
         assert not unknown, f"{name}: give the walk a foreign value for {unknown}"
-        url = reverse(name, kwargs={group: foreign[group] for group in groups})
+        url = reverse(name, kwargs=foreign_kwargs(name, groups, foreign))
         for method in METHODS:
             response = getattr(client, method)(url, foreign_body(foreign), format="json")
             assert response.status_code == 404, (method, url, response.status_code)
@@ -206,7 +256,7 @@ def test_every_organization_route_answers_404_to_another_organizations_owner(
         # same answer as for objects that do not exist (404, or 405 for a method the
         # route never takes).
         if groups - {"org"}:
-            own = reverse(name, kwargs={g: org.slug if g == "org" else foreign[g] for g in groups})
+            own = reverse(name, kwargs=foreign_kwargs(name, groups, foreign, org=org.slug))
             missing = reverse(
                 name,
                 kwargs={
