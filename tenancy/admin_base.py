@@ -97,8 +97,9 @@ class TenantAdminForm(forms.ModelForm):
     checked against the organization chosen."""
 
     # The organizations whose rows the admin page may offer before the edited object's
-    # is known (an add page): set per request by the admin; None offers every one.
-    admin_org_ids: list[int] | None = None
+    # is known (an add page): set per request by the admin (None, for a superuser, offers
+    # every one); a form the admin did not scope offers none.
+    admin_org_ids: list[int] | None = []
 
     def __init__(self, *args, organization_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)

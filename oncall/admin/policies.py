@@ -16,8 +16,10 @@ from django.db.models import Count
 
 from oncall.models import EscalationPolicy, Schedule, Step
 from oncall.services import policies as services
+from oncall.targets import RESPONDS
 from tenancy.admin_base import TenantAdminForm, TenantInline, WholeRecordAdmin
 from tenancy.models import Team
+from tenancy.roles import roles_with_perm
 
 User = get_user_model()
 
@@ -45,7 +47,7 @@ def _targets_field(queryset, label: str) -> forms.ModelMultipleChoiceField:
 class StepForm(TenantAdminForm):
     """A step and whom it pages; at least one person, team or schedule."""
 
-    users = _targets_field(User.objects.order_by("username"), "People")
+    users = _targets_field(User.objects.none(), "People")  # responders: see __init__
     teams = _targets_field(Team.objects.order_by("name"), "Teams")
     schedules = _targets_field(Schedule.objects.order_by("name"), "Schedules")
 
@@ -55,16 +57,26 @@ class StepForm(TenantAdminForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # People who can acknowledge a page, in the organization (or the administrator's).
+        org_ids = [self.organization_id] if self.organization_id else self.admin_org_ids
+        responders = {"memberships__role__in": roles_with_perm(RESPONDS)}
+        if org_ids is not None:
+            responders["memberships__organization_id__in"] = org_ids
+        self.fields["users"].queryset = (
+            User.objects.filter(is_active=True, **responders).distinct().order_by("username")
+        )
+        self.chosen = {"users": [], "teams": [], "schedules": []}
         if self.instance.pk is not None:
-            chosen = {"users": [], "teams": [], "schedules": []}
             for target in self.instance.targets.all():
                 if target.user_id:
-                    chosen["users"].append(target.user_id)
+                    self.chosen["users"].append(target.user)
                 elif target.team_id:
-                    chosen["teams"].append(target.team_id)
+                    self.chosen["teams"].append(target.team)
                 else:
-                    chosen["schedules"].append(target.schedule_id)
-            self.initial.update(chosen)
+                    self.chosen["schedules"].append(target.schedule)
+            self.initial.update(
+                {kind: [value.pk for value in values] for kind, values in self.chosen.items()}
+            )
 
     def clean(self):
         cleaned = super().clean()
@@ -72,15 +84,22 @@ class StepForm(TenantAdminForm):
             raise forms.ValidationError("Name whom the step pages: people, teams or schedules.")
         return cleaned
 
+    def _kept_in_order(self, kind: str) -> list:
+        """The chosen targets of a kind: those the step had in their order (which is the
+        round-robin order), then the ones added."""
+        selected = list(self.cleaned_data[kind])
+        had = [value for value in self.chosen[kind] if value in selected]
+        return had + [value for value in selected if value not in had]
+
     def step(self) -> dict:
         """The step as the policy service takes it."""
         data = self.cleaned_data
         return {
             "delay_minutes": data["delay_minutes"],
             "round_robin": data["round_robin"],
-            "users": [user.username for user in data["users"]],
-            "teams": [team.slug for team in data["teams"]],
-            "schedules": [schedule.pk for schedule in data["schedules"]],
+            "users": [user.username for user in self._kept_in_order("users")],
+            "teams": [team.slug for team in self._kept_in_order("teams")],
+            "schedules": [schedule.pk for schedule in self._kept_in_order("schedules")],
         }
 
 

@@ -20,8 +20,10 @@ from oncall import rotations
 from oncall.models import Escalation, Page, Schedule
 from oncall.services import escalations as escalation_services
 from oncall.services import pages as page_services
+from oncall.targets import RESPONDS
 from tenancy.access import org_member_required
 from tenancy.models import Team
+from tenancy.roles import roles_with_perm
 
 PAGES_SHOWN = 50
 
@@ -40,7 +42,11 @@ class PageSomeoneForm(forms.Form):
         super().__init__(*args, **kwargs)
         people = (
             get_user_model()
-            .objects.filter(memberships__organization=organization)
+            .objects.filter(
+                is_active=True,
+                memberships__organization=organization,
+                memberships__role__in=roles_with_perm(RESPONDS),
+            )
             .order_by("username")
         )
         self.fields["target"].choices = [

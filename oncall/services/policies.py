@@ -136,11 +136,26 @@ def _resolve(organization, steps: list[Mapping[str, Any]]) -> list[tuple[Step, l
 
 
 def _write_steps(organization, policy: EscalationPolicy, resolved) -> None:
-    steps = []
+    """Writes the resolved steps in their order. A step at a position the policy has
+    already keeps its row (its id, which running escalations' snapshots name, and its
+    round-robin turn) with the new settings and targets; steps past the new last one go."""
+    existing = {
+        step.position: step for step in Step.objects.for_org(organization).filter(policy=policy)
+    }
+    kept, added = [], []
     for position, (step, _) in enumerate(resolved):
         step.organization, step.policy, step.position = organization, policy, position
-        steps.append(step)
-    Step.objects.bulk_create(steps)
+        old = existing.pop(position, None)
+        if old is None:
+            added.append(step)
+        else:
+            step.pk, step.round_robin_next = old.pk, old.round_robin_next
+            kept.append(step)
+    Step.objects.for_org(organization).filter(pk__in=[s.pk for s in existing.values()]).delete()
+    if kept:
+        StepTarget.objects.for_org(organization).filter(step__in=kept).delete()
+        Step.objects.for_org(organization).bulk_update(kept, ["delay_minutes", "round_robin"])
+    Step.objects.bulk_create(added)
     targets = []
     for step, step_targets in resolved:
         for position, target in enumerate(step_targets):
@@ -197,7 +212,8 @@ def policy_update(
     steps: list[Mapping[str, Any]] | None = None,
     **changes,
 ) -> EscalationPolicy:
-    """Changes the policy's fields; ``steps``, when given, replace all of its steps."""
+    """Changes the policy's fields; ``steps``, when given, replace all of its steps (a
+    step at a position it had keeps its round-robin turn)."""
     unknown = set(changes) - set(POLICY_FIELDS)
     if unknown:
         raise DomainError("Not a field of a policy.", field=sorted(unknown)[0])
@@ -209,7 +225,6 @@ def policy_update(
     policy.updated_at = now()
     _save(policy, [*changes, "updated_at"])
     if resolved is not None:
-        policy.steps.all().delete()
         _write_steps(organization, policy, resolved)
     after = describe(policy)
     if after != before:

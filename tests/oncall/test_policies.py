@@ -157,6 +157,28 @@ def test_patch_with_steps_replaces_them_and_bumps_updated_at(org, admin, ops, al
     assert len(renamed["steps"]) == 1
 
 
+def test_steps_at_the_same_positions_keep_their_rows_and_round_robin_turns(org, admin, ops, alice):
+    created = admin.post(url(org), body(), format="json").json()
+    see(org)
+    before = list(Step.objects.for_org(org).order_by("position").values_list("pk", flat=True))
+    Step.objects.for_org(org).filter(pk=before[1]).update(round_robin_next=7)
+    steps = [
+        {"delay_minutes": 1, "users": ["alice"]},
+        {"delay_minutes": 2, "round_robin": True, "teams": ["ops"], "users": ["alice"]},
+        {"delay_minutes": 3, "teams": ["ops"]},
+    ]
+    assert admin.patch(url(org, created["id"]), {"steps": steps}, format="json").status_code == 200
+    after = list(
+        Step.objects.for_org(org).order_by("position").values_list("pk", "round_robin_next")
+    )
+    assert [pk for pk, _ in after[:2]] == before, "running escalations' snapshots name them"
+    assert after[1][1] == 7
+    shorter = {"steps": steps[:1]}
+    assert admin.patch(url(org, created["id"]), shorter, format="json").status_code == 200
+    assert list(Step.objects.for_org(org).values_list("pk", flat=True)) == before[:1]
+    assert StepTarget.objects.for_org(org).count() == 1
+
+
 def test_a_refused_patch_leaves_the_steps_as_they_were(org, admin, ops, alice):
     created = admin.post(url(org), body(), format="json").json()
     response = admin.patch(

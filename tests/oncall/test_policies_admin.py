@@ -7,7 +7,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
-from oncall.models import EscalationPolicy
+from oncall.models import EscalationPolicy, Step
 from oncall.services import policies
 from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
@@ -146,7 +146,9 @@ def test_steps_are_edited_reordered_and_removed_in_place(
         (["boss"], 20),
         (["carol"], 30),
     ]
-    log = LogEntry.objects.filter(object_id=str(policy.pk)).latest("action_time")
+    log = LogEntry.objects.filter(
+        content_type__model="escalationpolicy", object_id=str(policy.pk)
+    ).latest("action_time")
     assert "steps" in log.get_change_message()
 
 
@@ -184,3 +186,51 @@ def test_deleting_goes_through_the_service(org, client_for, admin_user, policy):
     assert response.status_code == 302
     assert not EscalationPolicy.objects.for_org(org).exists()
     assert AuditEvent.objects.for_org(org).filter(action="escalationpolicy.deleted").exists()
+
+
+def test_editing_one_step_keeps_the_others_rows_turns_and_order(
+    org, client_for, admin_user, member
+):
+    for name in ("carol", "alice"):
+        member(Role.RESPONDER, username=name)
+    policy = policies.policy_create(
+        organization=org,
+        actor=None,
+        name="Turns",
+        steps=[
+            {"delay_minutes": 5, "round_robin": True, "users": ["carol", "boss", "alice"]},
+            {"delay_minutes": 10, "users": ["boss"]},
+        ],
+    )
+    first = policy.steps.get(position=0)
+    Step.objects.for_org(org).filter(pk=first.pk).update(round_robin_next=4)
+    client = client_for(admin_user)
+    address = page("escalationpolicy", "change", policy.pk)
+    response = client.post(address, shown(client.get(address), **{"steps-1-delay_minutes": 20}))
+    assert response.status_code == 302, response.context and response.context["errors"]
+    kept = Step.objects.for_org(org).get(pk=first.pk)
+    assert kept.round_robin_next == 4
+    assert steps_of(policy)[0]["users"] == ["carol", "boss", "alice"], "the turn order stays"
+    assert steps_of(policy)[1]["delay_minutes"] == 20
+
+
+def test_an_operator_of_two_organizations_adds_a_policy_naming_only_its_people(
+    org, other_org, client_for, member, operator
+):
+    member(Role.RESPONDER, username="ours")
+    theirs = member(Role.RESPONDER, organization=other_org, username="theirs")
+    member(Role.STAKEHOLDER, username="watcher")
+    client = client_for(operator)
+    add = client.get(page("escalationpolicy", "add"))
+    users = add.context["inline_admin_formsets"][0].formset.empty_form.fields["users"]
+    offered = {user.username for user in users.queryset}
+    assert {"ours", "theirs"} <= offered, "either organization's, until one is chosen"
+    assert "watcher" not in offered, "cannot acknowledge a page"
+    refused = client.post(
+        page("escalationpolicy", "add"),
+        new_policy(org, first={"position": 0, "delay_minutes": 5, "users": [theirs.pk]}),
+    )
+    assert refused.status_code == 200
+    [row_errors] = refused.context["inline_admin_formsets"][0].formset.errors
+    assert "users" in row_errors
+    assert not EscalationPolicy.objects.for_org(org).filter(name="Nights").exists()

@@ -121,6 +121,12 @@ def test_the_incident_panel_shows_the_escalation_and_lets_responders_act(
     assert paged(paged_incident)[-1] == ("carol", None, None)
     bad = client.post(page_someone, {"target": "user:999999"}, follow=True)
     assert b"Choose a person, a team or a schedule" in bad.content
+    bystander = member(Role.STAKEHOLDER, username="bystander")
+    offered = client.get(detail_url(org, paged_incident)).content
+    assert b"carol" in offered
+    assert b"bystander" not in offered, "only people who can acknowledge are offered"
+    refused = client.post(page_someone, {"target": f"user:{bystander.pk}"}, follow=True)
+    assert b"Choose a person, a team or a schedule" in refused.content
 
     # Stakeholders see the escalation and the pages, not the controls; reporters nothing.
     watcher = client_for(member(Role.STAKEHOLDER)).get(detail_url(org, paged_incident))
