@@ -35,19 +35,18 @@ class Resolution:
     people: list
     why: str = ""  # why it pages nobody, when it does: GONE, not a responder, …
 
-    @property
-    def gone(self) -> bool:
-        """The team or schedule was deleted."""
-        return self.why == GONE
-
 
 class Resolver:
-    """What ``targets`` page, read with at most four queries however many there are.
-    ``since``: the earliest moment asked about (older overrides are not read)."""
+    """What ``targets`` page, read with a fixed number of queries however many there are
+    (teams and their members; schedules with their rotations; the responding members
+    among everyone named). ``since``: the earliest moment asked about (older overrides
+    are not read)."""
 
     def __init__(self, organization, targets: Iterable[dict], *, since: datetime | None = None):
         wanted: dict[str, set[int]] = {"user": set(), "team": set(), "schedule": set()}
         for target in targets:
+            if not isinstance(target, dict):
+                continue  # :meth:`resolve` refuses it
             kind, pk = target.get("kind"), target.get("id")
             if kind in wanted and isinstance(pk, int):  # else :meth:`resolve` refuses it
                 wanted[kind].add(pk)
@@ -104,9 +103,5 @@ class Resolver:
 
 
 def resolve(organization, target: dict, at: datetime) -> Resolution:
+    """Whom one target pages at ``at``."""
     return Resolver(organization, [target], since=at).resolve(target, at)
-
-
-def people(organization, target: dict, at: datetime) -> list:
-    """The users the target pages at ``at`` (nobody for a deleted target)."""
-    return resolve(organization, target, at).people

@@ -186,9 +186,9 @@ class _Turns:
         self.organization_id = organization_id
         ids = set()
         for escalation in due:
-            steps = escalation.snapshot.get("steps") or []
-            if escalation.step < len(steps) and steps[escalation.step].get("round_robin"):
-                ids.add(steps[escalation.step]["id"])
+            step = _current_step(escalation)
+            if step.get("round_robin") and isinstance(step.get("id"), int):
+                ids.add(step["id"])
         self.next = {}
         if ids:
             self.next = dict(
@@ -229,11 +229,21 @@ class _Move:
 ADVANCED_FIELDS = ["step", "repeat", "state", "next_escalation_at", "ended_at"]
 
 
+def _current_step(escalation: Escalation) -> dict:
+    """The snapshot's step the escalation pages next; empty when there is none or it is
+    not one (a snapshot damaged by hand fails that escalation alone, in :func:`_decide`)."""
+    snapshot = escalation.snapshot if isinstance(escalation.snapshot, dict) else {}
+    steps = snapshot.get("steps")
+    if isinstance(steps, list) and 0 <= escalation.step < len(steps):
+        step = steps[escalation.step]
+        if isinstance(step, dict):
+            return step
+    return {}
+
+
 def _current_targets(escalation: Escalation) -> list:
-    steps = escalation.snapshot.get("steps") or []
-    if escalation.step < len(steps) and isinstance(steps[escalation.step], dict):
-        return steps[escalation.step].get("targets") or []
-    return []
+    targets = _current_step(escalation).get("targets")
+    return [t for t in targets if isinstance(t, dict)] if isinstance(targets, list) else []
 
 
 class _Found:
@@ -294,16 +304,20 @@ def _decide(escalation: Escalation, incident: Incident, now, found: _Found, turn
         ended = {"state": Escalation.State.EXHAUSTED, "next_escalation_at": None, "ended_at": now}
         return _Move(escalation, PageRequest(incident, []), [], ended)
     step = steps[escalation.step]
-    people, notes = _people(escalation, step, found, turns)
+    # Where it goes next first: what fails here must fail before a round-robin turn is taken.
     delay = timedelta(seconds=step["delay_minutes"] * settings.ONCALL_MINUTE_SECONDS)
     changes = {"next_escalation_at": now + delay}
+    done = None
     if escalation.step + 1 < len(steps):
         changes["step"] = escalation.step + 1
     elif escalation.repeat < snapshot.get("repeat", 0):
         changes.update(step=0, repeat=escalation.repeat + 1)
     else:
         changes.update(state=Escalation.State.EXHAUSTED, next_escalation_at=None, ended_at=now)
-        notes.append(f"Escalation policy {snapshot['name']} has paged every step; it is done.")
+        done = f"Escalation policy {snapshot['name']} has paged every step; it is done."
+    people, notes = _people(escalation, step, found, turns)
+    if done:
+        notes.append(done)
     page = PageRequest(incident, people, escalation, escalation.step, escalation.repeat)
     return _Move(escalation, page, notes, changes)
 

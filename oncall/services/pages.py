@@ -53,14 +53,19 @@ def pages_write(
 
 def _not_paged_yet(requests: list[PageRequest]) -> list[tuple[PageRequest, object, str]]:
     """(request, user, reason) for each recipient its escalation step has not paged."""
-    escalation_ids = {
-        request.escalation.pk for request in requests if request.escalation and request.recipients
+    steps = {
+        (request.escalation.pk, request.step, request.repeat)
+        for request in requests
+        if request.escalation and request.recipients
     }
     already = set()
-    if escalation_ids:
+    if steps:
+        wanted = Q()
+        for escalation_id, step, repeat in steps:
+            wanted |= Q(escalation_id=escalation_id, step=step, repeat=repeat)
         already = set(
             Page.objects.for_org(requests[0].incident.organization_id)
-            .filter(escalation_id__in=escalation_ids)
+            .filter(wanted)
             .values_list("escalation_id", "step", "repeat", "recipient_id")
         )
     return [

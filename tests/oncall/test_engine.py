@@ -375,16 +375,41 @@ def test_a_batch_of_due_escalations_takes_the_same_queries_for_2_or_20(
     assert all(paged(incident) == expected for incident in few + many)
 
 
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        {"steps": [{}]},
+        {"steps": ["a step"]},
+        {"steps": [{"delay_minutes": 5, "targets": ["a target"]}]},
+        {"steps": [{"delay_minutes": 5, "targets": [{"kind": "user"}]}]},
+        {"steps": [{"id": "x", "round_robin": True, "targets": "all"}]},
+        {"steps": "all"},
+        ["a list"],
+    ],
+)
 def test_an_escalation_that_cannot_be_decided_leaves_the_rest_of_its_batch_paged(
-    org, two_steps, clock
+    org, two_steps, clock, snapshot
 ):
     first, broken, last = _due(org, 3, two_steps)
     with rls.tenant_context(org.pk):
-        Escalation.objects.for_org(org).filter(incident=broken).update(snapshot={"steps": [{}]})
+        Escalation.objects.for_org(org).filter(incident=broken).update(snapshot=snapshot)
     assert tick(org) == 2
     assert paged(first) == paged(last) == [("alice", 0, 0)]
     assert paged(broken) == []
     assert escalation_of(broken).next_escalation_at == T0, "still due: the next tick tries"
+
+
+def test_an_escalation_that_fails_takes_no_round_robin_turn(org, people, clock):
+    team = make_team(org, "payments", [people["alice"], people["bob"], people["carol"]])
+    policy = make_policy(org, "Turns", [{"delay": 5, "teams": [team], "round_robin": True}])
+    first, broken, last = _due(org, 3, make_service(org, "pay", policy=policy))
+    with rls.tenant_context(org.pk):
+        escalation = Escalation.objects.for_org(org).get(incident=broken)
+        del escalation.snapshot["steps"][0]["delay_minutes"]
+        escalation.save(update_fields=["snapshot"])
+    assert tick(org) == 2
+    assert [paged(first), paged(last)] == [[("alice", 0, 0)], [("bob", 0, 0)]]
+    assert Step.objects.for_org(org).get(policy=policy).round_robin_next == 2
 
 
 def test_a_batch_that_fails_to_write_is_written_one_escalation_at_a_time(
@@ -393,17 +418,23 @@ def test_a_batch_that_fails_to_write_is_written_one_escalation_at_a_time(
     first, poisoned, last = _due(org, 3, two_steps)
     real = escalations.pages_write_many
 
-    def refuses_the_poisoned(requests, **kwargs):
+    def fails_once_written_with_the_poisoned(requests, **kwargs):
+        pages = real(requests, **kwargs)  # written, then the batch fails
         if any(request.incident.pk == poisoned.pk for request in requests):
             raise DataError("value too long")
-        return real(requests, **kwargs)
+        return pages
 
-    monkeypatch.setattr(escalations, "pages_write_many", refuses_the_poisoned)
+    monkeypatch.setattr(escalations, "pages_write_many", fails_once_written_with_the_poisoned)
     assert tick(org) == 2
     assert paged(first) == paged(last) == [("alice", 0, 0)]
     assert paged(poisoned) == []
     assert escalation_of(poisoned).step == 0
     assert escalation_of(first).step == escalation_of(last).step == 1
+    with rls.tenant_context(org.pk):
+        events = Event.objects.for_org(org).filter(type="page.created")
+        assert sorted(e.payload["incident"]["id"] for e in events) == [first.pk, last.pk]
+        notes = TimelineEntry.objects.for_org(org).filter(kind=TimelineEntry.Kind.NOTIFICATION)
+        assert notes.count() == 2, "the failed batch's entries were rolled back"
 
 
 def test_only_people_who_can_acknowledge_are_paged(org, people, member, make_schedule, clock):
