@@ -363,6 +363,8 @@ def overrides_import(*, organization, actor, schedule: Schedule, events) -> dict
     "unchanged": n, "errors": [{"event": n, "uid": …, "error": …}]}``: events that cannot
     be one are reported; one the schedule has already (the same person and times: the
     file imported again) is left as it is; the others are created."""
+    # One import of a schedule at a time, so two at once cannot both find an event new.
+    Schedule.objects.for_org(organization).select_for_update().filter(pk=schedule.pk).first()
     lookup = _member_lookup(organization)
     present = set(
         Override.objects.for_org(organization)

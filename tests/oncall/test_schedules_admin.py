@@ -165,7 +165,9 @@ def test_a_rotation_names_only_the_organizations_members(client_for, member, org
     added = client.post(
         admin_url(Schedule, "add"), new_schedule(org, participants=stranger.username)
     )
-    assert added.status_code == 200, "refused by the service on the add page"
+    assert added.status_code == 200
+    [row] = added.context["inline_admin_formsets"][0].formset.forms
+    assert "Not a member of this organization: stranger." in row.errors["participants"]
     see(org)
     assert not Schedule.objects.for_org(org).filter(name="Database").exists()
 
