@@ -390,6 +390,10 @@ REQUEST_BODY_LIMITS = [
 # require `Authorization: Bearer <token>`.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
+# Fernet keys for the secrets Beacon stores (core/secrets.py), newest first: the first
+# encrypts, all decrypt. Empty: a key derived from SECRET_KEY.
+BEACON_ENCRYPTION_KEYS = env_list("BEACON_ENCRYPTION_KEYS")
+
 # One line per record, through the root's handler only: Django's own console handler
 # (DEBUG) would print every django.* record a second time. A 4xx is logged as one line
 # without a traceback (core/logs.py); a 5xx keeps its traceback.
