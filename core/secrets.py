@@ -3,7 +3,7 @@ credentials), encrypted at rest with Fernet.
 
 The keys are ``BEACON_ENCRYPTION_KEYS``, newest first: the first encrypts, every one
 decrypts, so a new key can be put in front while values written with the old ones still
-read, and :func:`rotate` moves a token to it. A key derived from
+read, and ``manage.py rotate_secrets`` then moves them to it. A key derived from
 ``SECRET_KEY`` (HKDF-SHA256) always comes last: it is the only key of an installation that
 configures none, and values it wrote still read once keys are configured.
 
@@ -22,6 +22,7 @@ import functools
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -29,6 +30,7 @@ from django.db import models
 
 MASK = "••••"
 MASK_ALL_BELOW = 12  # characters: a shorter secret is shown masked entirely
+BATCH = 500
 
 
 class SecretError(ValueError):
@@ -114,3 +116,27 @@ class EncryptedTextField(models.TextField):
 
     def get_transform(self, name):
         return None
+
+
+def encrypted_fields() -> dict[type[models.Model], list[str]]:
+    """Every concrete model with encrypted fields, and their names."""
+    found = {}
+    for model in apps.get_models():
+        names = [
+            field.attname
+            for field in model._meta.local_concrete_fields
+            if isinstance(field, EncryptedTextField)
+        ]
+        if names:
+            found[model] = names
+    return found
+
+
+def reencrypt(model: type[models.Model], names: list[str]) -> int:
+    """Writes every value of these fields again under the newest key, the rows locked in
+    pk order; call it in a transaction that may see every row (row-level security).
+    Answers how many values it re-encrypted."""
+    rows = list(model._base_manager.order_by("pk").select_for_update().only(*names))
+    rows = [row for row in rows if any(getattr(row, name) for name in names)]
+    model._base_manager.bulk_update(rows, names, batch_size=BATCH)
+    return sum(1 for row in rows for name in names if getattr(row, name))

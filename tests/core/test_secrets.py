@@ -3,9 +3,12 @@ derived from SECRET_KEY; the field that keeps plaintext in Python and tokens in 
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 
 from core import secrets
 from core.secrets import EncryptedTextField, SecretError
@@ -148,3 +151,11 @@ def test_the_field_deconstructs_for_migrations():
     assert path == "core.secrets.EncryptedTextField"
     assert kwargs == {"blank": True, "null": True}
     assert isinstance(EncryptedTextField(*args, **kwargs), EncryptedTextField)
+
+
+@pytest.mark.django_db
+def test_rotate_secrets_finds_no_encrypted_fields_yet():
+    out = io.StringIO()
+    call_command("rotate_secrets", stdout=out)
+    assert secrets.encrypted_fields() == {}
+    assert out.getvalue() == "Re-encrypted 0 values.\n"
