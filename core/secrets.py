@@ -69,16 +69,17 @@ def encrypt(text: str) -> str:
 
 
 def decrypt(token: str) -> str:
-    try:
-        return _fernet(_keys()).decrypt(token.encode()).decode()
-    except InvalidToken:
-        raise SecretError("No encryption key decrypts this value.") from None
+    return _with_any_key(MultiFernet.decrypt, token)
 
 
 def rotate(token: str) -> str:
     """The same secret as a token of the newest key."""
+    return _with_any_key(MultiFernet.rotate, token)
+
+
+def _with_any_key(operation, token: str) -> str:
     try:
-        return _fernet(_keys()).rotate(token.encode()).decode()
+        return operation(_fernet(_keys()), token.encode()).decode()
     except InvalidToken:
         raise SecretError("No encryption key decrypts this value.") from None
 
