@@ -346,6 +346,11 @@ EVENTS_RETENTION_DAYS = int(os.environ.get("BEACON_EVENTS_RETENTION_DAYS", "30")
 # worker shorten it so a two-step escalation runs in seconds).
 ONCALL_MINUTE_SECONDS = int(os.environ.get("BEACON_ONCALL_MINUTE_SECONDS", "60"))
 
+# Outgoing calls (webhooks, Slack, Teams, Twilio: notifications/outbound.py) refuse a host
+# that resolves to a private, loopback or link-local address. A deployment whose receivers
+# live on its own network turns that off, and so do the tests of the local servers.
+BEACON_ALLOW_PRIVATE_OUTBOUND = env_bool("BEACON_ALLOW_PRIVATE_OUTBOUND")
+
 # A cache shared by the web processes: Redis in production (CACHE_URL), used for the
 # per-integration rate limit of alert ingestion (django-ratelimit). The embedded default
 # keeps it in each process's memory, so there a limit counts per web process.
