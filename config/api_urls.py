@@ -8,4 +8,5 @@ urlpatterns = [
     path("orgs/<slug:org>/", include("alerts.api")),  # Integrations, alerts, change events
     path("orgs/<slug:org>/", include("reviews.api.urls")),  # Post-incident reviews
     path("orgs/<slug:org>/", include("oncall.api.urls")),  # Schedules, policies, pages
+    path("orgs/<slug:org>/", include("notifications.api")),  # Webhooks, deliveries
 ]

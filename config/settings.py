@@ -335,7 +335,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=5),
         "options": {"expires": 5},
     },
+    # Sends the notification outbox's due deliveries (retries, lost sends).
+    "notifications-sweep": {
+        "task": "notifications.tasks.sweep",
+        "schedule": timedelta(seconds=10),
+        "options": {"expires": 10},
+    },
 }
+
+# Outgoing webhooks: seconds one request may take.
+BEACON_WEBHOOK_TIMEOUT = float(os.environ.get("BEACON_WEBHOOK_TIMEOUT", "15"))
 
 # Domain events (the outbox in events/): a delivery still missing this many seconds after
 # its event is sent again by the sweep; complete events are kept this many days.

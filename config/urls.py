@@ -50,6 +50,7 @@ urlpatterns = [
     path("", include("alerts.portal")),  # Services pages: health, changes, integrations
     path("", include("oncall.portal")),  # Who is on call, schedules
     path("", include("oncall.urls")),  # The acknowledgement link of a page's e-mail
+    path("", include("notifications.views")),  # Retrying a notification
 ]
 
 # Styled pages for people, JSON for the API and ingestion (core/error_pages.py).

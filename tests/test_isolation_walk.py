@@ -24,7 +24,14 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 # Namespaces of the portal's pages (session login), as opposed to the API's routes.
-PORTAL_NAMESPACES = ("portal:", "incidents:", "reviews:", "services:", "oncall:")
+PORTAL_NAMESPACES = (
+    "portal:",
+    "incidents:",
+    "reviews:",
+    "services:",
+    "oncall:",
+    "notifications:",
+)
 # Identifiers that exist nowhere; an integer where the route converts to one.
 MISSING = {
     "number": "999999",
@@ -37,6 +44,8 @@ MISSING = {
     "schedule": "999999",
     "policy": "999999",
     "page": "999999",
+    "webhook": "999999",
+    "delivery": "999999",
 }
 # Routes authorized by a signed token rather than by membership (the reporter's e-mail link
 # to confirm or reopen, a paged person's link to acknowledge); tests/incidents/test_closure.py
@@ -152,7 +161,37 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
         "policy": str(policy.pk),
         "page": str(_secret_page(incident, user).pk),
         **_secret_cover(schedule, user),
+        **_secret_webhook(incident, user),
     }
+
+
+def _secret_webhook(incident, user) -> dict:
+    """A webhook of the other organization, with a delivery about its incident."""
+    from notifications.models import Delivery
+    from notifications.services import webhooks
+
+    organization = incident.organization
+    webhook, _ = webhooks.webhook_create(
+        organization=organization,
+        actor=user,
+        name="Secret hook",
+        url="https://secret.example/hooks",
+        events=["incident.created"],
+    )
+    with rls.tenant_context(organization.pk):
+        delivery = Delivery.objects.create(
+            organization=organization,
+            key="secret",
+            channel="webhook",
+            webhook=webhook,
+            recipient="Secret hook",
+            incident=incident,
+            event_type="incident.created",
+            message_id="msg_secret",
+            payload={"type": "Secret"},
+            status="failed",
+        )
+    return {"webhook": str(webhook.pk), "delivery": str(delivery.pk)}
 
 
 def _secret_page(incident, user):

@@ -154,8 +154,30 @@ def test_the_field_deconstructs_for_migrations():
 
 
 @pytest.mark.django_db
-def test_rotate_secrets_finds_no_encrypted_fields_yet():
+@pytest.mark.django_db
+def test_rotate_secrets_moves_every_organizations_secrets_to_the_new_key(settings, org, other_org):
+    from notifications.models import Webhook
+    from notifications.services import webhooks
+    from tenancy import rls
+
+    settings.BEACON_ENCRYPTION_KEYS = [OLD]
+    made = {}
+    for organization in (org, other_org):
+        _, made[organization.pk] = webhooks.webhook_create(
+            organization=organization,
+            actor=None,
+            name="Tickets",
+            url="https://tickets.example/hooks",
+            events=["incident.created"],
+        )
+    assert secrets.encrypted_fields() == {Webhook: ["secret", "previous_secret"]}
+    settings.BEACON_ENCRYPTION_KEYS = [NEW, OLD]
     out = io.StringIO()
     call_command("rotate_secrets", stdout=out)
-    assert secrets.encrypted_fields() == {}
-    assert out.getvalue() == "Re-encrypted 0 values.\n"
+    assert out.getvalue().splitlines()[-1] == "Re-encrypted 2 values."  # empty ones stay empty
+
+    settings.BEACON_ENCRYPTION_KEYS = [NEW]  # the old key is gone
+    for organization in (org, other_org):
+        with rls.tenant_context(organization.pk):
+            webhook = Webhook.objects.for_org(organization).get()
+        assert webhook.secret == made[organization.pk]

@@ -828,8 +828,9 @@ def budget(queries: int, *, header: bool = True) -> int:
 QUEUE_QUERIES = 10  # and the user's own saved views, one query however many
 MINE_QUERIES = 6
 # and its attachments, its alerts (one query, with their count), and on-call's panel (the
-# escalation, its pages, and the people, teams and schedules a responder may page).
-DETAIL_QUERIES = 16
+# escalation, its pages, and the people, teams and schedules a responder may page), and
+# notifications' panel (the deliveries sent about it, and their attempts when there are any).
+DETAIL_QUERIES = 18
 TIMELINE_QUERIES = 6
 
 

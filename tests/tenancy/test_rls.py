@@ -125,7 +125,38 @@ def two_tenants(org, other_org, member, api_key_for):
         event = Event.objects.for_org(organization).order_by("pk").first()
         Delivery.objects.create(organization=organization, event=event, subscriber="rls")
         _oncall_of(organization, service=service, team=team, user=user, incident=incident)
+        _notifications_of(organization, incident=incident)
     return org, other_org
+
+
+def _notifications_of(organization, *, incident):
+    """A webhook with a delivery and its attempt."""
+    from notifications import models as notifications
+    from notifications.services import webhooks
+
+    webhook, _ = webhooks.webhook_create(
+        organization=organization,
+        actor=None,
+        name="Tickets",
+        url="https://tickets.example/hooks",
+        events=["incident.created"],
+    )
+    with transaction.atomic():
+        rls.add_tenant(organization.pk)
+        delivery = notifications.Delivery.objects.create(
+            organization=organization,
+            key="rls",
+            channel="webhook",
+            webhook=webhook,
+            recipient="Tickets",
+            incident=incident,
+            event_type="incident.created",
+            message_id="msg_rls",
+            payload={},
+        )
+        notifications.Attempt.objects.create(
+            organization=organization, delivery=delivery, number=1, status_code=200
+        )
 
 
 def _oncall_of(organization, *, service, team, user, incident):

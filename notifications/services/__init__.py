@@ -1,0 +1,1 @@
+"""Writes of notifications: webhooks, and the deliveries of the outbox."""
