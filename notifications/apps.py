@@ -12,7 +12,7 @@ class NotificationsConfig(AppConfig):
 
         # The tasks registered wherever the app runs: services send them by name.
         from notifications import panels, roles, tasks  # noqa: F401
-        from notifications.services import deliveries
+        from notifications.services import deliveries, reporters
 
         roles.grant_notification_permissions()
         # Every event a webhook may ask for (incident.resolved is a status change).
@@ -28,6 +28,12 @@ class NotificationsConfig(AppConfig):
                 incident_events.UPDATE_POSTED,
                 alert_events.RECEIVED,
             ],
+        )
+        # The reporter hears that someone is on it, each public update, and the resolution.
+        bus.subscribe(
+            "notifications.reporter_mail",
+            reporters.reporter_mail,
+            types=[incident_events.STATUS_CHANGED, incident_events.UPDATE_POSTED],
         )
         register_incident_panel(
             "notifications/_incident_deliveries.html", panels.incident_deliveries, order=60

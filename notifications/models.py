@@ -61,6 +61,7 @@ class Delivery(TenantModel):
 
     class Channel(models.TextChoices):
         WEBHOOK = "webhook", "Webhook"
+        EMAIL = "email", "E-mail"
 
     key = models.CharField(max_length=200, help_text="Cause, recipient and channel.")
     channel = models.CharField(max_length=20, choices=Channel.choices)

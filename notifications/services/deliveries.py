@@ -17,7 +17,6 @@ import logging
 import random
 import uuid
 from datetime import timedelta
-from email.utils import parsedate_to_datetime
 
 from celery import current_app
 from django.conf import settings
@@ -29,7 +28,7 @@ from core import extensions
 from core.errors import Conflict
 from incidents.api.serializers import IncidentSerializer
 from incidents.models import Incident
-from notifications import outbound, webhooks
+from notifications import channels, webhooks
 from notifications.models import Attempt, Delivery, Webhook
 from tenancy import rls
 
@@ -45,10 +44,6 @@ def lease() -> timedelta:
     """How long a sender holds a delivery: longer than a send can take (its timeout covers
     redirects too), after which a sender that died is assumed dead."""
     return timedelta(seconds=2 * settings.BEACON_WEBHOOK_TIMEOUT + 5)
-
-
-RETRY_STATUSES = {408, 425, 429}
-RESPONSE_KEPT = 500  # characters of an answer kept on the attempt
 
 
 def _incident_data(organization_id: int, incident_id: int) -> dict | None:
@@ -123,24 +118,9 @@ def backoff(attempts: int, retry_after: timedelta | None = None) -> timedelta:
     return wait
 
 
-def retry_after(headers: dict) -> timedelta | None:
-    """``Retry-After`` in seconds or as an HTTP date."""
-    value = (headers.get("retry-after") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(moment - timezone.now(), timedelta(0))
-
-
 def _take(organization_id: int, delivery_id: int) -> Delivery | None:
-    """The delivery, if it is due and nobody holds it, leased to this sender."""
+    """The delivery, if it is due and nobody holds it, leased to this sender; one its
+    channel can no longer send is cancelled instead."""
     with rls.tenant_context(organization_id), transaction.atomic():
         delivery = (
             Delivery.objects.for_org(organization_id)
@@ -155,9 +135,10 @@ def _take(organization_id: int, delivery_id: int) -> Delivery | None:
         )
         if delivery is None:
             return None
-        if delivery.webhook is None or not delivery.webhook.is_active:
+        why = channels.channel(delivery.channel).unusable(delivery)
+        if why:
             delivery.status, delivery.next_attempt_at = Delivery.Status.CANCELLED, None
-            delivery.last_error = "The webhook was turned off or deleted."
+            delivery.last_error = why
             delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
             return None
         delivery.attempts += 1
@@ -166,64 +147,36 @@ def _take(organization_id: int, delivery_id: int) -> Delivery | None:
         return delivery
 
 
-def _outcome(response, error) -> tuple[str, str, timedelta | None]:
-    """(what to do: "done" | "retry" | "stop" | "gone", why, Retry-After)."""
-    if error is not None:
-        return ("retry" if error.retryable else "stop"), error.message, None
-    status = response.status
-    if 200 <= status < 300:
-        return "done", "", None
-    why = f"The endpoint answered {status}."
-    if status == 410:
-        return "gone", why, None
-    if status in RETRY_STATUSES or status >= 500:
-        return "retry", why, retry_after(response.headers)
-    return "stop", why, None
-
-
 def delivery_send(*, organization_id: int, delivery_id: int) -> str | None:
     """Sends one delivery if it is due; returns its status after, None if not taken."""
     delivery = _take(organization_id, delivery_id)
     if delivery is None:
         return None
-    webhook = delivery.webhook
-    data = webhooks.encode(delivery.payload)
     started = timezone.now()
-    response, error = None, None
-    try:
-        response = outbound.post(
-            webhook.url,
-            body=data,
-            headers=webhooks.signed_headers(webhook, delivery.message_id, data, at=started),
-            timeout=settings.BEACON_WEBHOOK_TIMEOUT,
-        )
-    except outbound.OutboundError as exc:
-        error = exc
-    what, why, wait = _outcome(response, error)
+    outcome = channels.channel(delivery.channel).send(delivery)
     with rls.tenant_context(organization_id), transaction.atomic():
         Attempt.objects.create(
             organization_id=organization_id,
             delivery=delivery,
             number=delivery.attempts,
             started_at=started,
-            duration_ms=response.duration_ms
-            if response
-            else int((timezone.now() - started).total_seconds() * 1000),
-            status_code=response.status if response else None,
-            error=why,
-            response=response.body[:RESPONSE_KEPT].decode("utf-8", "replace") if response else "",
+            duration_ms=outcome.duration_ms,
+            status_code=outcome.status_code,
+            error=outcome.why,
+            response=outcome.response,
         )
-        delivery.last_error = why
-        if what == "done":
+        delivery.last_error = outcome.why
+        if outcome.what == "done":
             delivery.status, delivery.next_attempt_at = Delivery.Status.DELIVERED, None
             delivery.delivered_at = timezone.now()
-        elif what == "retry" and delivery.attempts < delivery.budget:
-            delivery.next_attempt_at = timezone.now() + backoff(delivery.attempts, wait)
+        elif outcome.what == "retry" and delivery.attempts < delivery.budget:
+            wait = backoff(delivery.attempts, outcome.retry_after)
+            delivery.next_attempt_at = timezone.now() + wait
         else:
             delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
-        if what == "gone":
-            Webhook.objects.for_org(organization_id).filter(pk=webhook.pk).update(
-                is_active=False, disabled_reason="The endpoint answered 410 Gone."
+        if outcome.what == "gone" and delivery.webhook_id:
+            Webhook.objects.for_org(organization_id).filter(pk=delivery.webhook_id).update(
+                is_active=False, disabled_reason=f"{outcome.why[:-1]}: Gone."
             )
         delivery.save(update_fields=["status", "next_attempt_at", "delivered_at", "last_error"])
     return delivery.status
