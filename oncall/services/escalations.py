@@ -224,6 +224,7 @@ class _Move:
     page: PageRequest
     notes: list[str]
     changes: dict
+    at: object  # the moment the step was due and decided: the pages' time
 
 
 ADVANCED_FIELDS = ["step", "repeat", "state", "next_escalation_at", "ended_at"]
@@ -302,7 +303,7 @@ def _decide(escalation: Escalation, incident: Incident, now, found: _Found, turn
     steps = snapshot.get("steps") or []
     if escalation.step >= len(steps):
         ended = {"state": Escalation.State.EXHAUSTED, "next_escalation_at": None, "ended_at": now}
-        return _Move(escalation, PageRequest(incident, []), [], ended)
+        return _Move(escalation, PageRequest(incident, []), [], ended, now)
     step = steps[escalation.step]
     # Where it goes next first: what fails here must fail before a round-robin turn is taken.
     delay = timedelta(seconds=step["delay_minutes"] * settings.ONCALL_MINUTE_SECONDS)
@@ -319,7 +320,7 @@ def _decide(escalation: Escalation, incident: Incident, now, found: _Found, turn
     if done:
         notes.append(done)
     page = PageRequest(incident, people, escalation, escalation.step, escalation.repeat)
-    return _Move(escalation, page, notes, changes)
+    return _Move(escalation, page, notes, changes, now)
 
 
 def _write(moves: list[_Move], turns: _Turns) -> None:
@@ -337,7 +338,7 @@ def _write(moves: list[_Move], turns: _Turns) -> None:
         for move in moves
         for note in move.notes
     ]
-    pages_write_many([move.page for move in moves], extra_entries=notes)
+    pages_write_many([move.page for move in moves], extra_entries=notes, at=moves[0].at)
     # Escalations moving the same way (the same step, repeat and due time: most of a
     # batch) are one UPDATE each.
     moving: dict[tuple, list[int]] = {}

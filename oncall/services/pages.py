@@ -77,12 +77,15 @@ def _not_paged_yet(requests: list[PageRequest]) -> list[tuple[PageRequest, objec
     ]
 
 
-def pages_write_many(requests: list[PageRequest], *, extra_entries=(), sent_by=None) -> list[Page]:
+def pages_write_many(
+    requests: list[PageRequest], *, extra_entries=(), sent_by=None, at=None
+) -> list[Page]:
     """Writes the pages of many requests (one organization's) with a statement per table:
-    the pages, their timeline entries (and ``extra_entries``, unsaved timeline entries
-    the caller writes with them) and their events; returns the pages written."""
+    the pages (sent ``at``: the escalation's clock, else now), their timeline entries (and
+    ``extra_entries``, unsaved timeline entries the caller writes with them) and their
+    events; returns the pages written."""
     wanted = _not_paged_yet(requests) if requests else []
-    now = timezone.now()
+    now = at or timezone.now()
     sender = sent_by if getattr(sent_by, "pk", None) else None
     rows = [
         Page(
