@@ -121,6 +121,9 @@ class DeliveryAdmin(ReadOnlyTenantAdmin):
     @admin.action(description="Send the selected deliveries again", permissions=["change"])
     def retry(self, request, queryset):
         for delivery in queryset.select_related("organization"):
+            if not request.user.has_perm("notifications.change_delivery", delivery):
+                self.message_user(request, f"{delivery}: you may not retry it.", messages.WARNING)
+                continue
             try:
                 deliveries.delivery_retry(
                     organization=delivery.organization, actor=request.user, delivery=delivery

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Prefetch
 from django.urls import include, path
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -81,6 +82,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "attempts",
             "payload",
         ]
+        read_only_fields = fields
 
 
 class WebhookViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
@@ -129,9 +131,18 @@ class WebhookViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         return Response(WebhookSerializer(webhook, context=context).data)
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A whole number that fits a key (anything else is a 400, not a 500 or a guess)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
+
+
 class DeliveryFilter(django_filters.FilterSet):
-    incident = django_filters.NumberFilter(field_name="incident__number")
-    webhook = django_filters.NumberFilter(field_name="webhook_id")
+    incident = IdFilter(field_name="incident__number", help_text="The incident's number.")
+    webhook = IdFilter(field_name="webhook_id", help_text="The webhook's id.")
 
     class Meta:
         model = Delivery

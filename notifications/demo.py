@@ -52,7 +52,7 @@ def _history(organization, webhook) -> int:
         created = incident.created_at + timedelta(seconds=2)
         body = {
             "type": "incident.created",
-            "timestamp": incident.created_at.isoformat(),
+            "timestamp": incident.created_at.isoformat().replace("+00:00", "Z"),
             "data": {"incident": dict(IncidentSerializer(incident).data)},
         }
         delivery = Delivery(

@@ -81,6 +81,7 @@ class Delivery(TenantModel):
         default=MAX_ATTEMPTS, help_text="Attempts it may take."
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="Last sent to a worker.")
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True)

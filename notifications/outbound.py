@@ -9,7 +9,8 @@ to is public: a private, loopback, link-local, multicast, reserved or unspecifie
 anywhere in the answer refuses it. The request then goes to the very address that was
 checked, the host's name only in the ``Host`` header, TLS SNI and the certificate check,
 so a DNS answer that changes in between (rebinding) reaches nothing. Only 307 and 308 are
-followed, each hop through the same check; credentials are not sent on to another origin.
+followed, each hop through the same check, never from https to http; credentials are not
+sent on to another origin.
 
 ``BEACON_ALLOW_PRIVATE_OUTBOUND`` lifts the address check (receivers on the deployment's
 own network; the tests' local servers). A refusal is not worth retrying, while a timeout,
@@ -103,7 +104,11 @@ def _check(url: str) -> _Target:
     """The URL's target with the address to connect to, or :class:`OutboundError`."""
     if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
         raise _refuse("the URL contains spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- a bad port or bracketed host raises here
+    except ValueError as error:
+        raise _refuse(f"not a URL ({error})") from error
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise _refuse(f"{scheme or 'no'} scheme; only http and https are allowed")
@@ -123,10 +128,9 @@ def _check(url: str) -> _Target:
     except OSError as error:
         raise OutboundError(f"cannot resolve {host}: {error}", retryable=True) from error
     addresses = [ipaddress.ip_address(info[4][0]) for info in answer]
-    if not settings.BEACON_ALLOW_PRIVATE_OUTBOUND:
-        for address in addresses:
-            if _blocked(address):
-                raise _refuse(f"{host} resolves to {address}, which is not a public address")
+    # Which address is not said: the message is shown to the organization.
+    if not settings.BEACON_ALLOW_PRIVATE_OUTBOUND and any(map(_blocked, addresses)):
+        raise _refuse(f"{host} resolves to an address that is not a public address")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return _Target(url, scheme, host, port, str(addresses[0]), path)
 
@@ -215,7 +219,13 @@ def post(
         location = response.headers.get("location")
         if response.status not in FOLLOWED or not location:
             return response
-        following = _check(urljoin(target.url, location))
+        try:
+            location = urljoin(target.url, location)
+        except ValueError as error:
+            raise _refuse(f"{target.host} redirected to a bad URL") from error
+        if target.scheme == "https" and location.lower().startswith("http:"):
+            raise _refuse(f"{target.host} redirected from https to http")
+        following = _check(location)
         if following.origin != target.origin:
             headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIALS}
         target = following

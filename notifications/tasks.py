@@ -27,7 +27,7 @@ def send_due(organization_id: int) -> int:
     """A task per due delivery of the organization, so one slow endpoint holds up no other."""
     due = deliveries.due_ids(organization_id)
     for delivery_id in due:
-        send.delay(organization_id, delivery_id)
+        send.apply_async((organization_id, delivery_id), **deliveries.send_limits())
     return len(due)
 
 
@@ -35,8 +35,8 @@ def send_due(organization_id: int) -> int:
     name="notifications.tasks.send",
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=75,
-    time_limit=90,
+    soft_time_limit=30,  # the default; send_due gives the limits of the lease
+    time_limit=35,
 )
 def send(organization_id: int, delivery_id: int) -> str | None:
     return deliveries.delivery_send(organization_id=organization_id, delivery_id=delivery_id)

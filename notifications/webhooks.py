@@ -2,8 +2,9 @@
 and how it is signed.
 
 The body is ``{"type", "timestamp", "data": {"incident": <the API's incident object>}}``,
-with what the event changed beside it (``from`` and ``to`` of a status or priority,
-``changes`` of fields; ``alert.received`` adds ``data.alert``), built when the event is
+with what the event says beside it (``from``, ``to`` and ``note`` or ``reason`` of a
+status or priority change, ``changes`` of fields, the public ``update``; ``alert.received``
+adds ``data.alert``), built when the event is
 handled, so a retry sends the same bytes. Messages are signed per Standard Webhooks 1.0:
 ``webhook-id`` (the delivery's message id, the same on every attempt, for the receiver
 to deduplicate), ``webhook-timestamp`` and ``webhook-signature``, ``v1,<base64
@@ -26,7 +27,9 @@ from alerts import events as alert_events
 from incidents import events as incident_events
 from incidents.states import Status
 
-CHANGE_KEYS = ("from", "to", "changes")  # of a status, priority or fields (related rows by id)
+# What an event says beside the incident: a status or priority change (from, to, its note
+# or reason), changed fields (related rows by id), a public update (id, body).
+CHANGE_KEYS = ("from", "to", "note", "reason", "changes", "update")
 RESOLVED = "incident.resolved"  # an incident.status_changed to resolved, by its own name
 # The event types an endpoint may subscribe to, with what each means.
 EVENTS = {

@@ -4,6 +4,7 @@ another 4xx stops; 410 Gone also turns the webhook off."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -25,19 +26,17 @@ def unusable(delivery) -> str:
 
 
 def retry_after(headers: dict) -> timedelta | None:
-    """``Retry-After`` in seconds or as an HTTP date."""
+    """``Retry-After`` in seconds or as an HTTP date; None when it says neither."""
     value = (headers.get("retry-after") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", value):
         return timedelta(seconds=int(value))
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            return None
+        return max(moment - timezone.now(), timedelta(0))
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        return None
-    return max(moment - timezone.now(), timedelta(0))
 
 
 def send(delivery) -> Outcome:

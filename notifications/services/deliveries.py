@@ -30,7 +30,7 @@ from incidents.api.serializers import IncidentSerializer
 from incidents.models import Incident
 from notifications import channels, webhooks
 from notifications.models import Attempt, Delivery, Webhook
-from tenancy import rls
+from tenancy import audit, rls
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,15 @@ MAX_RETRY_AFTER = timedelta(hours=6)
 
 
 def lease() -> timedelta:
-    """How long a sender holds a delivery: longer than a send can take (its timeout covers
-    redirects too), after which a sender that died is assumed dead."""
-    return timedelta(seconds=2 * settings.BEACON_WEBHOOK_TIMEOUT + 5)
+    """How long a sender holds a delivery: longer than the send task may run (it is
+    stopped at :func:`send_limits`), after which the sender is taken to have died."""
+    return timedelta(seconds=2 * settings.BEACON_WEBHOOK_TIMEOUT + 10)
+
+
+def send_limits() -> dict:
+    """The send task's time limits: a send never outlives its lease."""
+    timeout = settings.BEACON_WEBHOOK_TIMEOUT
+    return {"soft_time_limit": 2 * timeout, "time_limit": 2 * timeout + 5}
 
 
 def _incident_data(organization_id: int, incident_id: int) -> dict | None:
@@ -65,7 +71,9 @@ def webhook_deliveries(event) -> None:
     types = webhooks.types_of(event)
     hooks = [
         (hook, event_type)
-        for hook in Webhook.objects.for_org(event.organization_id).filter(is_active=True)
+        for hook in Webhook.objects.for_org(event.organization_id)
+        .filter(is_active=True)
+        .only("pk", "name", "events", "organization_id")
         for event_type in types
         if event_type in hook.events
     ]
@@ -97,11 +105,14 @@ def webhook_deliveries(event) -> None:
 
 def send_after_commit(organization_id: int) -> None:
     """Sends the organization's due deliveries once the current transaction commits (the
-    periodic sweep sends them anyway if this is lost, or the broker is down)."""
+    periodic sweep sends them anyway if this is lost, or the broker is down). Many of
+    these in a row queue each delivery once: the first takes what is due
+    (:func:`due_ids`)."""
 
     def send():
+        signature = current_app.signature("notifications.tasks.send_due", args=(organization_id,))
         try:
-            current_app.signature("notifications.tasks.send_due", args=(organization_id,)).delay()
+            signature.delay()
         except (OperationalError, OSError):
             log.warning("deliveries of %s wait for the sweep", organization_id, exc_info=True)
 
@@ -111,7 +122,7 @@ def send_after_commit(organization_id: int) -> None:
 def backoff(attempts: int, retry_after: timedelta | None = None) -> timedelta:
     """How long before attempt ``attempts + 1``: doubling from :data:`FIRST_BACKOFF`,
     capped, with jitter (half to all of it); never sooner than ``Retry-After`` asks."""
-    wait = min(FIRST_BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
+    wait = min(FIRST_BACKOFF * 2 ** min(max(attempts - 1, 0), 12), MAX_BACKOFF)
     wait = wait * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
     if retry_after is not None:
         wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
@@ -136,6 +147,11 @@ def _take(organization_id: int, delivery_id: int) -> Delivery | None:
         if delivery is None:
             return None
         why = channels.channel(delivery.channel).unusable(delivery)
+        if delivery.attempts >= delivery.budget:  # its sends never came back to say how
+            delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
+            delivery.last_error = f"Gave up after {delivery.attempts} attempts."
+            delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
+            return None
         if why:
             delivery.status, delivery.next_attempt_at = Delivery.Status.CANCELLED, None
             delivery.last_error = why
@@ -143,29 +159,52 @@ def _take(organization_id: int, delivery_id: int) -> Delivery | None:
             return None
         delivery.attempts += 1
         delivery.next_attempt_at = timezone.now() + lease()
-        delivery.save(update_fields=["attempts", "next_attempt_at"])
+        delivery.queued_at = None  # its message to the worker is used up
+        delivery.save(update_fields=["attempts", "next_attempt_at", "queued_at"])
         return delivery
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "")  # PostgreSQL text holds no NUL
+
+
+def _sent(delivery: Delivery) -> channels.Outcome:
+    try:
+        return channels.channel(delivery.channel).send(delivery)
+    except Exception as error:  # recorded, and tried again
+        log.exception("delivery %s could not be sent", delivery.pk)
+        return channels.Outcome("retry", f"Beacon could not send it ({type(error).__name__}).")
 
 
 def delivery_send(*, organization_id: int, delivery_id: int) -> str | None:
     """Sends one delivery if it is due; returns its status after, None if not taken."""
-    delivery = _take(organization_id, delivery_id)
-    if delivery is None:
+    taken = _take(organization_id, delivery_id)
+    if taken is None:
         return None
     started = timezone.now()
-    outcome = channels.channel(delivery.channel).send(delivery)
+    outcome = _sent(taken)
+    why = _clean(outcome.why)
     with rls.tenant_context(organization_id), transaction.atomic():
         Attempt.objects.create(
             organization_id=organization_id,
-            delivery=delivery,
-            number=delivery.attempts,
+            delivery=taken,
+            number=taken.attempts,
             started_at=started,
             duration_ms=outcome.duration_ms,
             status_code=outcome.status_code,
-            error=outcome.why,
-            response=outcome.response,
+            error=why,
+            response=_clean(outcome.response),
         )
-        delivery.last_error = outcome.why
+        # Still this sender's: not taken again after its lease, nor retried by hand since.
+        delivery = (
+            Delivery.objects.for_org(organization_id)
+            .select_for_update()
+            .filter(pk=taken.pk, status=Delivery.Status.PENDING, attempts=taken.attempts)
+            .first()
+        )
+        if delivery is None:
+            return None
+        delivery.last_error = why
         if outcome.what == "done":
             delivery.status, delivery.next_attempt_at = Delivery.Status.DELIVERED, None
             delivery.delivered_at = timezone.now()
@@ -174,23 +213,50 @@ def delivery_send(*, organization_id: int, delivery_id: int) -> str | None:
             delivery.next_attempt_at = timezone.now() + wait
         else:
             delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
-        if outcome.what == "gone" and delivery.webhook_id:
-            Webhook.objects.for_org(organization_id).filter(pk=delivery.webhook_id).update(
-                is_active=False, disabled_reason=f"{outcome.why[:-1]}: Gone."
-            )
+        if outcome.what == "gone" and taken.webhook_id:
+            _turn_off(organization_id, taken.webhook_id, f"{why[:-1]}: Gone.")
         delivery.save(update_fields=["status", "next_attempt_at", "delivered_at", "last_error"])
     return delivery.status
 
 
+def _turn_off(organization_id: int, webhook_id: int, why: str) -> None:
+    webhook = (
+        Webhook.objects.for_org(organization_id)
+        .select_related("organization")
+        .filter(pk=webhook_id)
+        .first()
+    )
+    if webhook is None or not webhook.is_active:
+        return
+    webhook.is_active, webhook.disabled_reason, webhook.updated_at = False, why, timezone.now()
+    webhook.save(update_fields=["is_active", "disabled_reason", "updated_at"])
+    audit.record(
+        organization=webhook.organization,
+        actor=None,
+        action="webhook.turned_off",
+        target=webhook,
+        after={"is_active": False, "disabled_reason": why},
+    )
+
+
+QUEUED_FOR = timedelta(minutes=1)  # a delivery queued is not queued again before
+
+
 def due_ids(organization_id: int, *, limit: int = 200) -> list[int]:
-    """The organization's deliveries due now, oldest first."""
-    with rls.tenant_context(organization_id):
-        return list(
+    """The organization's deliveries due now, oldest first, marked queued: the sweep
+    queues each again only if it is still due a minute later (its send was lost)."""
+    now = timezone.now()
+    with rls.tenant_context(organization_id), transaction.atomic():
+        due = list(
             Delivery.objects.for_org(organization_id)
-            .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+            .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .exclude(queued_at__gt=now - QUEUED_FOR)
+            .select_for_update(skip_locked=True)
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
+        Delivery.objects.for_org(organization_id).filter(pk__in=due).update(queued_at=now)
+    return due
 
 
 @rls.in_tenant
@@ -201,7 +267,7 @@ def delivery_retry(*, organization, actor, delivery: Delivery) -> Delivery:
     if delivery.status in (Delivery.Status.PENDING, Delivery.Status.DELIVERED):
         raise Conflict(f"This delivery is {delivery.status}.", field="status")
     delivery.status, delivery.next_attempt_at = Delivery.Status.PENDING, timezone.now()
-    delivery.budget = delivery.attempts + RETRY_BUDGET
-    delivery.save(update_fields=["status", "next_attempt_at", "budget"])
+    delivery.budget, delivery.queued_at = delivery.attempts + RETRY_BUDGET, None
+    delivery.save(update_fields=["status", "next_attempt_at", "budget", "queued_at"])
     send_after_commit(organization.pk)
     return delivery

@@ -154,7 +154,6 @@ def test_the_field_deconstructs_for_migrations():
 
 
 @pytest.mark.django_db
-@pytest.mark.django_db
 def test_rotate_secrets_moves_every_organizations_secrets_to_the_new_key(settings, org, other_org):
     from notifications.models import Webhook
     from notifications.services import webhooks

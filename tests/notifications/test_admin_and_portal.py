@@ -12,6 +12,7 @@ from incidents import services as incident_services
 from notifications.models import Attempt, Delivery, Webhook
 from notifications.services import webhooks as services
 from tenancy import rls
+from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,15 @@ def test_the_panel_takes_the_same_queries_for_1_or_15_deliveries(
         page = client.get(detail)
     assert page.content.count(b"HTTP 503") == 14
     assert len(many) == len(one)
+
+
+def test_the_retry_action_retries_only_where_the_user_is_an_admin(
+    org, other_org, member, client_for, failed, django_capture_on_commit_callbacks
+):
+    both = member(Role.ADMIN, organization=other_org, username="both")
+    tenancy_services.membership_create(organization=org, actor=None, user=both, role=Role.RESPONDER)
+    client = client_for(both)
+    with django_capture_on_commit_callbacks():
+        client.post(admin_url("delivery"), {"action": "retry", "_selected_action": [failed.pk]})
+    with rls.tenant_context(org.pk):
+        assert Delivery.objects.for_org(org).get().status == Delivery.Status.FAILED

@@ -12,7 +12,7 @@ import socketserver
 import ssl
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import trustme
@@ -467,3 +467,24 @@ def test_a_redirect_to_a_non_public_address_is_refused(receiver, dns, monkeypatc
 )
 def test_which_addresses_are_blocked(address, blocked):
     assert outbound._blocked(ipaddress.ip_address(address)) is blocked
+
+
+def test_https_never_redirects_to_http(allow_private, dns, tls, receiver):
+    dns["hooks.example.com"] = ["127.0.0.1"]
+    plain = receiver.url("/ok")
+
+    with serving(tls("hooks.example.com")) as server, pytest.raises(OutboundError) as error:
+        send(server.url(f"/to?url={quote(plain)}", host="hooks.example.com", scheme="https"))
+
+    assert not error.value.retryable
+    assert "https to http" in error.value.message
+    assert receiver.received == []
+
+
+@pytest.mark.parametrize("location", ["http://[::1/x", "http://host:99999/x"])
+def test_a_redirect_to_a_malformed_url_is_refused(receiver, allow_private, location):
+    with pytest.raises(OutboundError) as error:
+        send(receiver.url(f"/to?url={quote(location)}"))
+
+    assert not error.value.retryable
+    assert len(receiver.received) == 1

@@ -141,7 +141,7 @@ def test_a_worker_killed_mid_send_sends_that_message_again_and_nothing_else(
     beat,
 ):
     receiver.answer((200, {}, b"", 30))  # the first message hangs: its worker is killed
-    worker_env.env["BEACON_WEBHOOK_TIMEOUT"] = "5"  # killed before its timeout
+    worker_env.env["BEACON_WEBHOOK_TIMEOUT"] = "8"  # killed well before its timeout
     first = worker_env.start_worker()
     ids = [str(incident.pk) for incident in incidents]
     worker_env.run("burst", str(org.pk), "5", *ids)  # one status change per incident
@@ -150,10 +150,14 @@ def test_a_worker_killed_mid_send_sends_that_message_again_and_nothing_else(
     worker_env.kill(first)
     hung = receiver.received[0]["headers"]["webhook-id"]
     worker_env.start_worker()
-    # Once its lease (2 x 5 s + 5 s) is over, the killed send is made again.
+    # Once its lease (2 x 8 s + 10 s) is over, the killed send is made again.
     wait_for(lambda: delivered(org).count("delivered") == INCIDENTS, "the hung one", worker_env)
     time.sleep(2)
     received = ids_received(receiver)
     assert received[hung] == 2
     assert len(received) == INCIDENTS
     assert {count for webhook_id, count in received.items() if webhook_id != hung} == {1}
+    with rls.tenant_context(org.pk):
+        resent = Delivery.objects.for_org(org).get(message_id=hung)
+        # Two sends, one attempt recorded: the first died with its worker, not by timing out.
+        assert (resent.attempts, resent.attempt_log.count()) == (2, 1)

@@ -13,6 +13,8 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from events.models import Event
 from incidents import services as incident_services
 from incidents.states import Status
+from notifications import channels
+from notifications.channels import webhook as webhook_channel
 from notifications.models import MAX_ATTEMPTS, Delivery, Webhook
 from notifications.services import deliveries
 from notifications.services import webhooks as services
@@ -253,3 +255,116 @@ def test_a_receiver_on_a_private_address_is_refused_and_never_reached(
     [delivery] = of(org)
     assert delivery.status == Delivery.Status.FAILED, "refusing is not worth another try"
     assert "not a public address" in delivery.last_error
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", timedelta(seconds=120)),
+        ("Mon, 02 Mar 2026 09:10:00 GMT", timedelta(minutes=10)),
+        ("Mon, 02 Mar 2026 08:00:00 GMT", timedelta(0)),  # in the past: now
+        ("100000000000000", None),  # absurd: the usual backoff
+        ("²", None),
+        ("-5", None),
+        ("soon", None),
+        ("", None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_a_date_and_nothing_else(clock, value, expected):
+    assert webhook_channel.retry_after({"retry-after": value}) == expected
+
+
+def test_backoff_stays_bounded_however_many_attempts():
+    assert deliveries.backoff(1000) <= timedelta(hours=1)
+
+
+def test_a_nul_in_the_answer_is_recorded_without_it(
+    org, hook, receiver, django_capture_on_commit_callbacks
+):
+    receiver.answer((200, {}, b"ok\x00binary"))
+    open_incident(org, django_capture_on_commit_callbacks)
+    [delivery] = of(org)
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert delivery.attempt_log.get().response == "okbinary"
+
+
+def test_a_send_that_breaks_is_recorded_and_tried_again(
+    org, hook, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(webhook_channel.outbound, "post", broken)
+    open_incident(org, django_capture_on_commit_callbacks)
+    [delivery] = of(org)
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.last_error == "Beacon could not send it (RuntimeError)."
+    assert delivery.attempt_log.count() == 1
+
+
+def test_a_sender_that_finishes_after_its_lease_changes_nothing(
+    org, hook, receiver, clock, monkeypatch, django_capture_on_commit_callbacks
+):
+    receiver.answer((503,), (200,))
+    open_incident(org, django_capture_on_commit_callbacks)
+    [delivery] = of(org)
+    clock.move_to(delivery.next_attempt_at)
+    slow = deliveries._take(org.pk, delivery.pk)  # a sender that is slow, not dead
+    clock.move_to(slow.next_attempt_at)  # its lease is over: another sender delivers it
+    send_due(org)
+    assert of(org)[0].status == Delivery.Status.DELIVERED
+
+    # The slow one comes back with a failure: recorded as its attempt, nothing undone.
+    monkeypatch.setattr(webhook_channel, "send", lambda d: channels.Outcome("retry", "late"))
+    monkeypatch.setattr(deliveries, "_take", lambda organization_id, delivery_id: slow)
+    assert deliveries.delivery_send(organization_id=org.pk, delivery_id=slow.pk) is None
+    [delivery] = of(org)
+    assert delivery.status == Delivery.Status.DELIVERED
+    errors = {attempt.error for attempt in delivery.attempt_log.all()}
+    assert errors == {"", "late", "The endpoint answered 503."}
+
+
+def test_a_delivery_whose_sends_never_came_back_fails_at_its_budget(
+    org, hook, receiver, clock, django_capture_on_commit_callbacks
+):
+    receiver.answer((503,))
+    open_incident(org, django_capture_on_commit_callbacks)
+    with rls.tenant_context(org.pk):
+        Delivery.objects.for_org(org).update(attempts=MAX_ATTEMPTS, next_attempt_at=T0)
+    send_due(org)
+    [delivery] = of(org)
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.last_error == f"Gave up after {MAX_ATTEMPTS} attempts."
+    assert len(receiver.received) == 1
+
+
+def test_a_due_delivery_is_queued_once_until_its_send_is_lost(
+    org, hook, receiver, clock, django_capture_on_commit_callbacks
+):
+    receiver.answer((503,))
+    open_incident(org, django_capture_on_commit_callbacks)
+    [delivery] = of(org)
+    clock.move_to(delivery.next_attempt_at)
+    assert deliveries.due_ids(org.pk) == [delivery.pk]
+    assert deliveries.due_ids(org.pk) == [], "queued already"
+    clock.shift(timedelta(minutes=1, seconds=1))
+    assert deliveries.due_ids(org.pk) == [delivery.pk], "that send was lost: again"
+
+
+def test_an_update_posted_carries_the_update(
+    org, admin, receiver, django_capture_on_commit_callbacks
+):
+    services.webhook_create(
+        organization=org,
+        actor=admin,
+        name="Status",
+        url=receiver.url,
+        events=["incident.update_posted"],
+    )
+    incident = open_incident(org, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_services.incident_post_update(
+            organization=org, actor=admin, incident=incident, body="Fix deployed."
+        )
+    [body] = receiver.bodies()
+    assert body["data"]["update"]["body"] == "Fix deployed."

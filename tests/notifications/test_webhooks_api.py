@@ -172,3 +172,12 @@ def test_the_list_takes_the_same_queries_for_1_or_20_deliveries(
     add(19)
     with django_assert_max_num_queries(len(one)):
         assert len(client.get(url(org, "delivery-list")).json()["results"]) == 20
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "1.9", "x", "0"])
+def test_a_bad_identifier_in_a_filter_is_a_400(org, member, api_client_for, value):
+    client = api_client_for(member(Role.ADMIN))
+    for name in ("webhook", "incident"):
+        response = client.get(url(org, "delivery-list"), {name: value})
+        assert response.status_code == 400, (name, value, response.content)
+        assert name in response.json()
