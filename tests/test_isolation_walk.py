@@ -167,8 +167,8 @@ def foreign(other_org, member, api_key_for, settings, tmp_path):
 
 def _secret_webhook(incident, user) -> dict:
     """A webhook of the other organization, with a delivery about its incident."""
-    from notifications.models import Delivery
     from notifications.services import webhooks
+    from tests.notifications import rows
 
     organization = incident.organization
     webhook, _ = webhooks.webhook_create(
@@ -179,17 +179,8 @@ def _secret_webhook(incident, user) -> dict:
         events=["incident.created"],
     )
     with rls.tenant_context(organization.pk):
-        delivery = Delivery.objects.create(
-            organization=organization,
-            key="secret",
-            channel="webhook",
-            webhook=webhook,
-            recipient="Secret hook",
-            incident=incident,
-            event_type="incident.created",
-            message_id="msg_secret",
-            payload={"type": "Secret"},
-            status="failed",
+        delivery = rows.delivery_save(
+            webhook, incident=incident, payload={"type": "Secret"}, status="failed"
         )
     return {"webhook": str(webhook.pk), "delivery": str(delivery.pk)}
 

@@ -14,6 +14,7 @@ from notifications.services import webhooks as services
 from tenancy import rls
 from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent, Role
+from tests.notifications import rows
 
 pytestmark = pytest.mark.django_db
 
@@ -35,16 +36,9 @@ def failed(org):
     )
     incident = incident_services.incident_create(organization=org, actor=None, title="Down")
     with rls.tenant_context(org.pk):
-        delivery = Delivery.objects.create(
-            organization=org,
-            key="k",
-            channel="webhook",
-            webhook=webhook,
-            recipient="Tickets",
+        delivery = rows.delivery_save(
+            webhook,
             incident=incident,
-            event_type="incident.created",
-            message_id="msg_1",
-            payload={},
             status="failed",
             attempts=1,
             last_error="The endpoint answered 404.",
@@ -166,17 +160,9 @@ def test_the_panel_takes_the_same_queries_for_1_or_15_deliveries(
     with CaptureQueriesContext(connection) as one:
         client.get(detail)
     with rls.tenant_context(org.pk):
-        for n in range(14):
-            delivery = Delivery.objects.create(
-                organization=org,
-                key=f"more{n}",
-                channel="webhook",
-                webhook_id=failed.webhook_id,
-                recipient="Tickets",
-                incident=failed.incident,
-                event_type="incident.updated",
-                message_id=f"msg_more{n}",
-                payload={},
+        for _ in range(14):
+            delivery = rows.delivery_save(
+                failed.webhook, incident=failed.incident, event_type="incident.updated"
             )
             Attempt.objects.create(organization=org, delivery=delivery, number=1, status_code=503)
     with CaptureQueriesContext(connection) as many:

@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incidents import services as incident_services
-from notifications.models import Delivery, Webhook
+from notifications.models import Attempt, Delivery, Webhook
 from notifications.services import webhooks as services
 from tenancy import rls
 from tenancy.models import AuditEvent, Role
+from tests.notifications import rows
 
 pytestmark = pytest.mark.django_db
 
@@ -105,18 +106,7 @@ def test_responders_read_deliveries_with_their_attempts(org, member, api_client_
     incident = incident_services.incident_create(organization=org, actor=None, title="Down")
     with rls.tenant_context(org.pk):
         webhook = Webhook.objects.for_org(org).get()
-        Delivery.objects.create(
-            organization=org,
-            key="k",
-            channel="webhook",
-            webhook=webhook,
-            recipient="Tickets",
-            incident=incident,
-            event_type="incident.created",
-            message_id="msg_1",
-            payload={},
-            status="failed",
-        )
+        rows.delivery_save(webhook, incident=incident, status="failed")
     client = api_client_for(member(Role.RESPONDER))
     [row] = client.get(url(org, "delivery-list"), {"incident": incident.number}).json()["results"]
     assert (row["incident"], row["status"], row["attempts"]) == (incident.number, "failed", [])
@@ -149,21 +139,17 @@ def test_the_list_takes_the_same_queries_for_1_or_20_deliveries(
     webhook, _ = services.webhook_create(organization=org, actor=None, **BODY)
     client = api_client_for(member(Role.ADMIN))
 
+    incident = incident_services.incident_create(organization=org, actor=None, title="Down")
+
     def add(count):
+        """Deliveries about the incident, with an attempt each."""
         with rls.tenant_context(org.pk):
-            start = Delivery.objects.for_org(org).count()
-            Delivery.objects.bulk_create(
-                Delivery(
-                    organization=org,
-                    key=f"k{start + n}",
-                    channel="webhook",
-                    webhook=webhook,
-                    recipient="Tickets",
-                    event_type="incident.created",
-                    message_id=f"msg_{start + n}",
-                    payload={},
-                )
-                for n in range(count)
+            made = Delivery.objects.bulk_create(
+                rows.delivery(webhook, incident=incident) for _ in range(count)
+            )
+            Attempt.objects.bulk_create(
+                Attempt(organization=org, delivery=delivery, number=1, status_code=200)
+                for delivery in made
             )
 
     add(1)

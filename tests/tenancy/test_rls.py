@@ -133,6 +133,7 @@ def _notifications_of(organization, *, incident):
     """A webhook with a delivery and its attempt."""
     from notifications import models as notifications
     from notifications.services import webhooks
+    from tests.notifications import rows
 
     webhook, _ = webhooks.webhook_create(
         organization=organization,
@@ -143,17 +144,7 @@ def _notifications_of(organization, *, incident):
     )
     with transaction.atomic():
         rls.add_tenant(organization.pk)
-        delivery = notifications.Delivery.objects.create(
-            organization=organization,
-            key="rls",
-            channel="webhook",
-            webhook=webhook,
-            recipient="Tickets",
-            incident=incident,
-            event_type="incident.created",
-            message_id="msg_rls",
-            payload={},
-        )
+        delivery = rows.delivery_save(webhook, incident=incident)
         notifications.Attempt.objects.create(
             organization=organization, delivery=delivery, number=1, status_code=200
         )
