@@ -91,24 +91,17 @@ def webhook_update(*, organization, actor, webhook: Webhook, **changes) -> Webho
     if unknown:
         raise DomainError("Not a field of a webhook.", field=sorted(unknown)[0])
     _check(changes)
-    before = _described(webhook)
-    for field, value in changes.items():
-        setattr(webhook, field, value)
     if changes.get("is_active"):
         webhook.disabled_reason = ""
     webhook.updated_at = now()
-    _saved(webhook, [*changes, "disabled_reason", "updated_at"])
-    after = _described(webhook)
-    if after != before:
-        audit.record(
-            organization=organization,
-            actor=actor,
-            action="webhook.updated",
-            target=webhook,
-            before=before,
-            after=after,
-        )
-    return webhook
+    return audit.save_changes(
+        webhook,
+        changes,
+        organization=organization,
+        actor=actor,
+        conflict=Conflict("A webhook with that name exists already.", field="name"),
+        touched=("disabled_reason", "updated_at"),
+    )
 
 
 @rls.in_tenant

@@ -91,6 +91,10 @@ def test_changed_and_turned_on_again(org, admin):
     assert response.status_code == 200, response.content
     assert response.json()["disabled_reason"] == ""
     assert response.json()["events"] == ["alert.received"]
+    with rls.tenant_context(org.pk):
+        [audited] = AuditEvent.objects.for_org(org).filter(action="webhook.updated")
+    assert audited.before["events"] == ["incident.created"]
+    assert audited.after["events"] == ["alert.received"]
     assert admin.delete(address).status_code == 204
 
 
