@@ -343,7 +343,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Outgoing webhooks: seconds one request may take.
+# The notification outbox: seconds one send (a webhook request, the mail server) may take.
 BEACON_WEBHOOK_TIMEOUT = float(os.environ.get("BEACON_WEBHOOK_TIMEOUT", "15"))
 
 # Domain events (the outbox in events/): a delivery still missing this many seconds after
